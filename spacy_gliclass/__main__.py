@@ -1,0 +1,5 @@
+"""``python -m spacy_gliclass``: the package's command line."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,151 @@
+"""Docs → model batches → one score per (doc, label), in the docs' own order.
+
+On a CPU, speed comes from never computing padding and never repeating work (BENCHMARKS.md):
+inputs are sorted by length inside the buffer ``nlp.pipe`` hands us, cut into batches under a
+token budget, and padded only to each batch's longest. Long texts become windows on a token
+budget that always reserves the label block; label sets too long for ``max_length`` are scored in
+groups. Scores are put back together per doc: sigmoid per label, or softmax over the doc's labels
+for exclusive classes (over all groups at once), then windows are aggregated by max or mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import Errors, GLiClassError
+from .modeling import EncodedBatch, GLiClassProcessor
+
+# A label group must leave at least this many tokens for the text window.
+MIN_TEXT_TOKENS = 32
+
+
+@dataclass
+class Request:
+    """One doc to score: its text tokens and the label strings the model reads."""
+
+    text_ids: list[int]
+    labels: list[str]
+
+
+@dataclass
+class Task:
+    """One model input: a window of one doc's text with one group of its labels."""
+
+    request: int
+    window: int
+    group: int
+    sequence: list[int]
+    labels: list[str]
+
+
+@dataclass
+class Settings:
+    prompt: str | None = None
+    window_size: int = 0  # 0: as many text tokens as fit next to the labels
+    window_overlap: int = 0
+    aggregation: str = "max"  # "max" | "mean"
+    exclusive: bool = False
+    batch_size: int = 8  # most inputs in one forward pass
+    max_batch_tokens: int = 4096  # most (padded) tokens in one forward pass
+
+
+def label_groups(processor: GLiClassProcessor, labels: list[str], prompt: str | None) -> list[list[str]]:
+    """Split a label set into groups that each leave room for text next to them."""
+    if processor.config.is_bi_encoder or processor.text_budget(labels, prompt) >= MIN_TEXT_TOKENS:
+        return [labels]
+    groups: list[list[str]] = [[]]
+    for label in labels:
+        if groups[-1] and processor.text_budget([*groups[-1], label], prompt) < MIN_TEXT_TOKENS:
+            groups.append([])
+        groups[-1].append(label)
+        if processor.text_budget(groups[-1], prompt) < MIN_TEXT_TOKENS:
+            n_tokens = processor.max_length - processor.text_budget(groups[-1], prompt)
+            raise GLiClassError(
+                Errors.E014.format(n_tokens=n_tokens, n_labels=1, max_length=processor.max_length)
+                + f" The label {label!r} alone is too long."
+            )
+    return groups
+
+
+def windows(text_ids: list[int], size: int, overlap: int) -> list[list[int]]:
+    """Cut a text into windows of ``size`` tokens that overlap by ``overlap`` tokens."""
+    if len(text_ids) <= size:
+        return [text_ids]
+    step = max(size - overlap, 1)
+    return [text_ids[s : s + size] for s in range(0, max(len(text_ids) - overlap, 1), step)]
+
+
+def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Settings) -> list[Task]:
+    """Every model input needed to score ``requests``."""
+    prompt_ids = processor.prompt_ids(settings.prompt)
+    tasks: list[Task] = []
+    for r, request in enumerate(requests):
+        groups = label_groups(processor, request.labels, settings.prompt)
+        # One window size for all groups, so that window w of every group covers the same text.
+        budget = min(processor.text_budget(group, settings.prompt) for group in groups)
+        if settings.window_size > 0:
+            budget = min(budget, settings.window_size)
+        for g, group in enumerate(groups):
+            block = [] if processor.config.is_bi_encoder else processor.label_block(group)
+            for w, window in enumerate(windows(request.text_ids, budget, settings.window_overlap)):
+                sequence = processor.build(window, block, prompt_ids, [])
+                tasks.append(Task(r, w, g, sequence, group))
+    return tasks
+
+
+def batches(tasks: list[Task], settings: Settings) -> list[list[Task]]:
+    """Length-sorted batches under the size and token budgets."""
+    ordered = sorted(tasks, key=lambda t: len(t.sequence))
+    out: list[list[Task]] = []
+    current: list[Task] = []
+    for task in ordered:
+        width = len(task.sequence)  # sorted, so the newest task is the longest
+        if current and (len(current) >= settings.batch_size or width * (len(current) + 1) > settings.max_batch_tokens):
+            out.append(current)
+            current = []
+        current.append(task)
+    if current:
+        out.append(current)
+    return out
+
+
+def _activate(logits: np.ndarray, exclusive: bool) -> np.ndarray:
+    if exclusive:
+        shifted = np.exp(logits - logits.max())
+        return shifted / shifted.sum()
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def score(
+    requests: Sequence[Request],
+    processor: GLiClassProcessor,
+    settings: Settings,
+    run: Callable[[EncodedBatch], np.ndarray],
+) -> list[np.ndarray]:
+    """Scores per request, aligned with its labels. ``run`` maps a batch to (B, C) logits."""
+    tasks = plan(requests, processor, settings)
+    logits: dict[tuple[int, int, int], np.ndarray] = {}
+    for batch in batches(tasks, settings):
+        out = run(processor.collate([t.sequence for t in batch], [t.labels for t in batch]))
+        for row, task in zip(out, batch, strict=True):
+            logits[(task.request, task.window, task.group)] = row[: len(task.labels)]
+    n_windows: dict[int, int] = {}
+    n_groups: dict[int, int] = {}
+    for task in tasks:
+        n_windows[task.request] = max(n_windows.get(task.request, 0), task.window + 1)
+        n_groups[task.request] = max(n_groups.get(task.request, 0), task.group + 1)
+    results = []
+    for r in range(len(requests)):
+        per_window = [
+            _activate(np.concatenate([logits[(r, w, g)] for g in range(n_groups[r])]), settings.exclusive)
+            for w in range(n_windows[r])
+        ]
+        stacked = np.stack(per_window)
+        scores = stacked.max(0) if settings.aggregation == "max" else stacked.mean(0)
+        if settings.exclusive and settings.aggregation == "max" and len(per_window) > 1:
+            scores = scores / scores.sum()
+        results.append(scores.astype("float32"))
+    return results

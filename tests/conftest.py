@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny random GLiClass checkpoints built in-process (seconds, no network)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TINY_BACKBONE = {
+    "model_type": "bert",
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 512,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
+
+
+def build_tiny(path: Path, seed: int = 0, **overrides) -> Path:
+    """Save a tiny random GLiClass checkpoint (embedded WordPiece tokenizer) at ``path``."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig
+
+    from spacy_gliclass.modeling import GLiClassConfig, GLiClassModel, GLiClassProcessor
+    from spacy_gliclass.modeling.defaults import embedded_encoder_path
+    from spacy_gliclass.modeling.processor import EXAMPLE_MARKER, LABEL_MARKER, SEP_MARKER
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(embedded_encoder_path()), local_files_only=True)
+    first = len(tokenizer)
+    bi = overrides.get("architecture_type") == "bi-encoder"
+    if not bi:
+        tokenizer.add_tokens([LABEL_MARKER, SEP_MARKER, EXAMPLE_MARKER], special_tokens=True)
+    backbone = BertConfig(**{**TINY_BACKBONE, "vocab_size": len(tokenizer)}).to_dict()
+    settings = {
+        "encoder_config": backbone,
+        "class_token_index": first,
+        "text_token_index": first + 1,
+        "example_token_index": first + 2,
+        "vocab_size": len(tokenizer),
+        "problem_type": "multi_label_classification",
+        "dropout": 0.0,
+        "prompt_first": True,
+        "pooling_strategy": "avg",
+        "scorer_type": "mlp",
+    }
+    if bi:
+        settings.update(shared_label_encoder=True, normalize_features=True, logit_scale_init_value=5.0)
+    settings.update(overrides)
+    config = GLiClassConfig(**settings)
+    model = GLiClassModel(config)
+    model.save_pretrained(path, GLiClassProcessor(tokenizer, config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_uni(tmp_path_factory) -> Path:
+    return build_tiny(tmp_path_factory.mktemp("tiny_uni"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bi(tmp_path_factory) -> Path:
+    return build_tiny(tmp_path_factory.mktemp("tiny_bi"), architecture_type="bi-encoder", scorer_type="simple")
