@@ -14,6 +14,8 @@ on first use, at ``initialize``, or from the pipe's own bytes when a saved pipel
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,34 @@ import srsly
 import torch
 from thinc.api import Model, PyTorchShim, get_torch_default_device
 
+from .errors import CheckpointError, Errors, GLiClassError
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
+from .modeling.model import is_hub_id
+
+QUANTIZE_OPTIONS = ("", "int8")
+
+
+def quantize_int8(model: GLiClassModel) -> GLiClassModel:
+    """A copy of ``model`` whose ``nn.Linear`` layers run as dynamic int8 (weights int8, activations
+    quantised per batch): about 2x faster on a CPU with VNNI/AVX2, slightly different scores. The
+    embeddings, layer norms and attention products stay fp32."""
+    from torch.ao.quantization import quantize_dynamic
+
+    quantized = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+    quantized.clear_label_cache()
+    return quantized.eval()
+
+
+def fit_threads_to_process() -> None:
+    """One torch thread inside worker processes (``nlp.pipe(n_process=k)``), as torch's own
+    DataLoader workers do: k workers that each start one thread per core would oversubscribe the
+    CPU. The main process keeps torch's default (one thread per core). ``OMP_NUM_THREADS`` wins."""
+    if multiprocessing.parent_process() is not None and not os.environ.get("OMP_NUM_THREADS"):
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+
+
+_threads_fitted_in: int | None = None
 
 
 def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
@@ -37,14 +66,24 @@ def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClass
 class GLiClassShim(PyTorchShim):
     """Holds the torch model and its processor; loads them on first use."""
 
-    def __init__(self, name: str = "", max_length: int = 512, device: str = "") -> None:
+    def __init__(self, name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> None:
         super().__init__(None)
-        self.cfg = {"name": name, "max_length": max_length, "device": device}
+        if quantize not in QUANTIZE_OPTIONS:
+            raise GLiClassError(Errors.E080.format(value=quantize))
+        if name and not Path(name).expanduser().is_dir() and not is_hub_id(name):
+            raise CheckpointError(Errors.E001.format(path=name))  # fail at add_pipe, not on first doc
+        self.cfg = {"name": name, "max_length": max_length, "device": device, "quantize": quantize}
         self.processor: GLiClassProcessor | None = None
+        # The fp32 model: what is saved and trained. `_model` is it, or its int8 copy (quantize="int8").
+        self._fp32: GLiClassModel | None = None
 
     @property
     def is_loaded(self) -> bool:
         return self._model is not None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self._model is not None and self._model is not self._fp32
 
     def torch_device(self) -> torch.device:
         return torch.device(self.cfg["device"]) if self.cfg["device"] else get_torch_default_device()
@@ -59,10 +98,19 @@ class GLiClassShim(PyTorchShim):
         processor.max_length = int(self.cfg["max_length"])
         model.to(self.torch_device())
         model.eval()
-        self._model, self.processor = model, processor
+        self._fp32, self._model, self.processor = model, model, processor
+        if self.cfg.get("quantize") == "int8":
+            if self.torch_device().type != "cpu":
+                raise GLiClassError(Errors.E081.format(device=str(self.torch_device())))
+            self._model = quantize_int8(model)
+
+    def fp32_model(self) -> GLiClassModel:
+        """The full-precision model (what is saved, even when the pipe runs int8)."""
+        self.ensure_loaded()
+        return self._fp32
 
     def to_bytes(self) -> bytes:
-        model = self.ensure_loaded()
+        model = self.fp32_model()
         from safetensors.torch import save
 
         weights = save({k: v.detach().cpu().contiguous() for k, v in model.checkpoint_state_dict().items()})
@@ -81,7 +129,8 @@ class GLiClassShim(PyTorchShim):
         from safetensors.torch import load
 
         msg = srsly.msgpack_loads(bytes_data)
-        self.cfg = msg["cfg"]
+        # The pipe's config decides quantisation (the saved weights are always fp32).
+        self.cfg = {**msg["cfg"], "quantize": self.cfg.get("quantize", "")}
         config = GLiClassConfig.from_dict(json.loads(msg["config"]))
         with tempfile.TemporaryDirectory() as tmp:
             for fname, data in msg["tokenizer"].items():
@@ -95,14 +144,20 @@ class GLiClassShim(PyTorchShim):
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the current weights as an upstream-layout checkpoint."""
-        self.ensure_loaded().save_pretrained(path, self.processor)
+        self.fp32_model().save_pretrained(path, self.processor)
 
 
 def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClassOutput, Any]:
     """Run the torch model. Gradients flow through torch autograd: the pipe calls
     ``loss.backward()`` and ``finish_update`` steps the parameters, so backprop is a no-op."""
+    global _threads_fitted_in
+    if _threads_fitted_in != os.getpid():
+        fit_threads_to_process()
+        _threads_fitted_in = os.getpid()
     shim: GLiClassShim = model.shims[0]
     torch_model = shim.ensure_loaded()
+    if is_train and shim.is_quantized:
+        raise GLiClassError(Errors.E082)
     if torch_model.training != is_train:
         torch_model.train(is_train)
     if is_train:
@@ -111,9 +166,11 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
         return torch_model.encode(batch), lambda d_output: batch
 
 
-def create_gliclass_model(name: str = "", max_length: int = 512, device: str = "") -> Model:
-    """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, or empty."""
-    shim = GLiClassShim(name=name, max_length=max_length, device=device)
+def create_gliclass_model(name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> Model:
+    """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, or empty.
+    ``quantize="int8"``: run the linear layers as dynamic int8 on the CPU (opt-in, lossy); the
+    weights the pipe saves stay fp32."""
+    shim = GLiClassShim(name=name, max_length=max_length, device=device, quantize=quantize)
     return Model("gliclass", _forward, shims=[shim], attrs={"name": name})
 
 

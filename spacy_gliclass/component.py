@@ -10,8 +10,6 @@ Which labels a doc is scored against, first match wins: the ``labels`` argument 
 labels of the reference doc's gold ``cats`` (training), the pipe's ``labels``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -278,7 +276,7 @@ class GLiClassCategorizer(TrainablePipe):
         cfg = self.cfg
         loss = compute_loss(cfg["loss"], logits, targets, mask, cfg["focal_alpha"], cfg["focal_gamma"])
         loss.backward()
-        return float(loss), probs.grad.numpy()
+        return float(loss.detach()), probs.grad.numpy()
 
     def initialize(
         self,

@@ -5,8 +5,6 @@ fail: it imports nothing but spaCy itself, and torch/transformers load only insi
 functions, when a ``gliclass`` pipe is actually built.
 """
 
-from __future__ import annotations
-
 from typing import Any, Union
 
 from spacy.language import Language
@@ -27,6 +25,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "window_overlap": 0,
     "aggregation": "max",
     "device": "",
+    "quantize": "",
     "loss": "focal",
     "focal_alpha": 0.5,
     "focal_gamma": 2.0,
@@ -67,6 +66,7 @@ def make_gliclass(
     window_overlap: int,
     aggregation: str,
     device: str,
+    quantize: str,
     loss: str,
     focal_alpha: float,
     focal_gamma: float,
@@ -80,7 +80,7 @@ def make_gliclass(
     if max_length < 16:
         raise GLiClassError(Errors.E015.format(minimum=16, value=max_length))
     if isinstance(model, str):
-        model = create_gliclass_model(name=model, max_length=max_length, device=device)
+        model = create_gliclass_model(name=model, max_length=max_length, device=device, quantize=quantize)
     return GLiClassCategorizer(
         nlp.vocab,
         model,
@@ -103,11 +103,12 @@ def make_gliclass(
 
 
 @registry.architectures("spacy-gliclass.GLiClassModel.v1")
-def create_gliclass_model_v1(name: str = "", max_length: int = 512, device: str = "") -> Model:
-    """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, or "" = default)."""
+def create_gliclass_model_v1(name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> Model:
+    """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, or "" = default).
+    ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the CPU; lossy, inference-only)."""
     from .architectures import create_gliclass_model
 
-    return create_gliclass_model(name=name, max_length=max_length, device=device)
+    return create_gliclass_model(name=name, max_length=max_length, device=device, quantize=quantize)
 
 
 @registry.scorers("spacy-gliclass.scorer.v1")

@@ -306,8 +306,14 @@ class GLiClassModel(nn.Module):
         path = resolve_checkpoint(path)
         config = GLiClassConfig.from_json_file(path / "config.json")
         processor = GLiClassProcessor.from_pretrained(path, config, max_length=max_length)
+        weights = read_weights(path)
+        squeeze = weights.get(STATE_PREFIX + "layer_wise_attention.W1.weight")
+        if config.squeeze_layers and squeeze is not None:
+            # Upstream sizes this from num_hidden_layers but feeds it every hidden state (one more,
+            # the embeddings included): trust the tensor, not the config (GLICLASS-UPSTREAM §1.4).
+            config.squeeze_num_layers = int(squeeze.shape[1])
         model = cls(config)
-        model.load_checkpoint_state_dict(read_weights(path), source=str(path))
+        model.load_checkpoint_state_dict(weights, source=str(path))
         model.eval()
         return model, processor
 
@@ -324,6 +330,11 @@ class GLiClassModel(nn.Module):
             processor.save_pretrained(path)
 
 
+def is_hub_id(name: str) -> bool:
+    """``owner/name``: what the Hugging Face Hub accepts as a repository id."""
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", str(name)) is not None
+
+
 def resolve_checkpoint(name: str | Path) -> Path:
     """A local checkpoint directory, or a Hub id fetched once (only when online and asked for)."""
     path = Path(name).expanduser()
@@ -332,8 +343,7 @@ def resolve_checkpoint(name: str | Path) -> Path:
             raise CheckpointError(Errors.E002.format(path=path, what="config.json"))
         return path
     text = str(name)
-    looks_like_hub_id = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text) is not None
-    if not looks_like_hub_id:
+    if not is_hub_id(text):
         raise CheckpointError(Errors.E001.format(path=path))
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         raise CheckpointError(Errors.E006.format(name=text))
