@@ -22,7 +22,7 @@ from typing import Any
 
 import srsly
 import torch
-from thinc.api import Model, PyTorchShim, get_torch_default_device
+from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, torch2xp, xp2torch
 
 from .errors import CheckpointError, Errors, GLiClassError
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
@@ -33,11 +33,15 @@ QUANTIZE_OPTIONS = ("", "int8")
 
 def quantize_int8(model: GLiClassModel) -> GLiClassModel:
     """A copy of ``model`` whose ``nn.Linear`` layers run as dynamic int8 (weights int8, activations
-    quantised per batch): about 2x faster on a CPU with VNNI/AVX2, slightly different scores. The
-    embeddings, layer norms and attention products stay fp32."""
+    quantised per batch): faster on a CPU (measure it: ``benchmark --int8``), slightly different
+    scores. The embeddings, layer norms and attention products stay fp32."""
+    import warnings
+
     from torch.ao.quantization import quantize_dynamic
 
-    quantized = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+    with warnings.catch_warnings():  # torch >= 2.10 flags its quantized tensors as deprecated (torchao)
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
+        quantized = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
     quantized.clear_label_cache()
     return quantized.eval()
 
@@ -66,13 +70,21 @@ def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClass
 class GLiClassShim(PyTorchShim):
     """Holds the torch model and its processor; loads them on first use."""
 
-    def __init__(self, name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> None:
+    def __init__(
+        self, name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+    ) -> None:
         super().__init__(None)
         if quantize not in QUANTIZE_OPTIONS:
             raise GLiClassError(Errors.E080.format(value=quantize))
         if name and not Path(name).expanduser().is_dir() and not is_hub_id(name):
             raise CheckpointError(Errors.E001.format(path=name))  # fail at add_pipe, not on first doc
-        self.cfg = {"name": name, "max_length": max_length, "device": device, "quantize": quantize}
+        self.cfg = {
+            "name": name,
+            "max_length": max_length,
+            "device": device,
+            "quantize": quantize,
+            "head_lr_scale": head_lr_scale,
+        }
         self.processor: GLiClassProcessor | None = None
         # The fp32 model: what is saved and trained. `_model` is it, or its int8 copy (quantize="int8").
         self._fp32: GLiClassModel | None = None
@@ -130,7 +142,7 @@ class GLiClassShim(PyTorchShim):
 
         msg = srsly.msgpack_loads(bytes_data)
         # The pipe's config decides quantisation (the saved weights are always fp32).
-        self.cfg = {**msg["cfg"], "quantize": self.cfg.get("quantize", "")}
+        self.cfg = {**msg["cfg"], "quantize": self.cfg.get("quantize", ""), "head_lr_scale": self.cfg["head_lr_scale"]}
         config = GLiClassConfig.from_dict(json.loads(msg["config"]))
         with tempfile.TemporaryDirectory() as tmp:
             for fname, data in msg["tokenizer"].items():
@@ -145,6 +157,24 @@ class GLiClassShim(PyTorchShim):
     def save_pretrained(self, path: str | Path) -> None:
         """Write the current weights as an upstream-layout checkpoint."""
         self.fp32_model().save_pretrained(path, self.processor)
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        """Step every parameter with the thinc optimizer ``spacy train`` configured.
+
+        Unlike ``PyTorchShim.finish_update`` this handles scalar parameters (``logit_scale``,
+        ``logit_bias``; thinc's optimizer needs arrays with a length) and lets the heads learn
+        ``head_lr_scale`` times faster than the pretrained encoder."""
+        head_scale = float(self.cfg.get("head_lr_scale", 1.0))
+        for name, param in self.fp32_model().named_parameters():
+            if param.grad is None:
+                continue
+            is_encoder = name.startswith(("encoder_model.", "label_encoder."))
+            data, grad = param.data.reshape(-1), param.grad.reshape(-1)
+            new, _ = optimizer(
+                (self.id, name), torch2xp(data), torch2xp(grad), lr_scale=1.0 if is_encoder else head_scale
+            )
+            param.data = xp2torch(new, device=param.device).reshape(param.shape)
+            param.grad = None
 
 
 def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClassOutput, Any]:
@@ -166,11 +196,13 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
         return torch_model.encode(batch), lambda d_output: batch
 
 
-def create_gliclass_model(name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> Model:
+def create_gliclass_model(
+    name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+) -> Model:
     """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, or empty.
     ``quantize="int8"``: run the linear layers as dynamic int8 on the CPU (opt-in, lossy); the
     weights the pipe saves stay fp32."""
-    shim = GLiClassShim(name=name, max_length=max_length, device=device, quantize=quantize)
+    shim = GLiClassShim(name=name, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale)
     return Model("gliclass", _forward, shims=[shim], attrs={"name": name})
 
 

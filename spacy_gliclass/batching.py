@@ -50,6 +50,7 @@ class Settings:
     exclusive: bool = False
     batch_size: int = 8  # most inputs in one forward pass
     max_batch_tokens: int = 4096  # most (padded) tokens in one forward pass
+    max_padding: float = 0.1  # most share of a batch's tokens that may be padding
 
 
 def label_groups(processor: GLiClassProcessor, labels: list[str], prompt: str | None) -> list[list[str]]:
@@ -82,14 +83,21 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
     """Every model input needed to score ``requests``."""
     prompt_ids = processor.prompt_ids(settings.prompt)
     tasks: list[Task] = []
+    # Docs of a buffer usually share one label set: group it, size its window and build its label
+    # blocks once per distinct set, not once per doc (64 labels are ~200 ids to assemble).
+    layouts: dict[tuple[str, ...], tuple[list[list[str]], int, list[list[int]]]] = {}
     for r, request in enumerate(requests):
-        groups = label_groups(processor, request.labels, settings.prompt)
-        # One window size for all groups, so that window w of every group covers the same text.
-        budget = min(processor.text_budget(group, settings.prompt) for group in groups)
-        if settings.window_size > 0:
-            budget = min(budget, settings.window_size)
-        for g, group in enumerate(groups):
-            block = [] if processor.config.is_bi_encoder else processor.label_block(group)
+        key = tuple(request.labels)
+        if key not in layouts:
+            groups = label_groups(processor, request.labels, settings.prompt)
+            # One window size for all groups, so that window w of every group covers the same text.
+            budget = min(processor.text_budget(group, settings.prompt) for group in groups)
+            if settings.window_size > 0:
+                budget = min(budget, settings.window_size)
+            blocks = [[] if processor.config.is_bi_encoder else processor.label_block(group) for group in groups]
+            layouts[key] = (groups, budget, blocks)
+        groups, budget, blocks = layouts[key]
+        for g, (group, block) in enumerate(zip(groups, blocks, strict=True)):
             for w, window in enumerate(windows(request.text_ids, budget, settings.window_overlap)):
                 sequence = processor.build(window, block, prompt_ids, [])
                 tasks.append(Task(r, w, g, sequence, group))
@@ -97,16 +105,27 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
 
 
 def batches(tasks: list[Task], settings: Settings) -> list[list[Task]]:
-    """Length-sorted batches under the size and token budgets."""
+    """Length-sorted batches under the size, token and padding budgets.
+
+    The padding cap matters on a CPU: a buffer of mixed texts sorted and cut every 8 inputs still
+    wastes 17% (160 texts) to 55% (40 texts) of its compute on padding; a batch is closed instead
+    when the next (longest so far) input would make more than ``max_padding`` of it padding."""
     ordered = sorted(tasks, key=lambda t: len(t.sequence))
     out: list[list[Task]] = []
     current: list[Task] = []
+    real = 0
     for task in ordered:
         width = len(task.sequence)  # sorted, so the newest task is the longest
-        if current and (len(current) >= settings.batch_size or width * (len(current) + 1) > settings.max_batch_tokens):
+        padded = width * (len(current) + 1)
+        if current and (
+            len(current) >= settings.batch_size
+            or padded > settings.max_batch_tokens
+            or padded - real - width > settings.max_padding * padded
+        ):
             out.append(current)
-            current = []
+            current, real = [], 0
         current.append(task)
+        real += width
     if current:
         out.append(current)
     return out

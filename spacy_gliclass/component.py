@@ -285,18 +285,15 @@ class GLiClassCategorizer(TrainablePipe):
         nlp: Language | None = None,
         labels: Sequence[str] | None = None,
     ) -> None:
-        """Load the model and set the labels: from ``labels``, the config, or the gold ``cats``."""
+        """Load the model and set the labels: from ``labels``, the config, or the gold ``cats`` (if any)."""
         validate_get_examples(get_examples, "GLiClassCategorizer.initialize")
         if labels is not None:
             self.labels = labels
         elif not self.labels:
+            # Zero-shot pipes may get their labels per call or per doc only: no labels is allowed.
             found = self._columns(eg.reference.cats for eg in islice(get_examples(), 10_000))
-            if not found:
-                raise LabelError(
-                    f"No labels for the '{self.name}' pipe: none in its config and none in the "
-                    f"training examples' doc.cats. Pass labels in the config or as an initialize argument."
-                )
-            self.labels = found
+            if found:
+                self.labels = found
         get_shim(self.model).ensure_loaded()
 
     # -- scoring ------------------------------------------------------------------------------

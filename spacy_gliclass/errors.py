@@ -69,6 +69,70 @@ class Errors:
     )
     E015 = "max_length must be at least {minimum}; got {value}."
 
+    # annotate (E040–E059)
+    E040 = "The input file '{path}' does not exist. Pass a JSONL, CSV, plain-text or .spacy file."
+    E041 = "Unsupported format '{value}'. Supported: {supported} (picked from the file suffix)."
+    E042 = (
+        "The CSV file '{path}' has no column '{field}' in its header {header}. Name the text column with --text-field."
+    )
+    E043 = (
+        "No labels to annotate with: the pipeline at '{model}' has none. Pass them with --labels, "
+        "e.g. --labels sports,business,science."
+    )
+    E044 = (
+        "--model '{model}' is neither a saved spaCy pipeline with a gliclass pipe (a folder with "
+        "config.cfg) nor a GLiClass checkpoint (a folder with config.json). Pass one of those, or leave "
+        "--model empty for the embedded default."
+    )
+    E045 = (
+        "'{output}' has an interrupted run ({done} records done; progress in '{progress}'). Pass --resume "
+        "to continue it, or delete '{progress}' and '{part}' to start over."
+    )
+    E046 = (
+        "Cannot resume '{output}': the interrupted run used {key}={before!r}, this one {key}={now!r}. Run "
+        "with the same settings, or delete '{progress}' to start over."
+    )
+    E047 = (
+        "--engine ray needs Ray Data, which is not installed. Install the extra: "
+        "pip install 'spacy-gliclass[ray]' (or pip install 'ray[data]>=2.9')."
+    )
+    E048 = "The output must end in .jsonl or .spacy; got '{path}'."
+    E049 = "{name} must be at least 1; got {value}."
+    E050 = "Unknown engine '{value}'. Use 'local' or 'ray'."
+
+    # PPO and training data (E060–E079)
+    E060 = (
+        "No training data for PPO. Set [data] train in the config to one or more JSONL files "
+        "(a list, or comma-separated paths), e.g. --data.train data/train.jsonl."
+    )
+    E061 = "The PPO training file '{path}' does not exist. Check [data] train in the config."
+    E062 = (
+        'No usable rows in {paths}: every row needs a non-empty "text" and candidate labels ("all_labels", '
+        "the dataset's labels from a dataset_info.json next to the file, or the row's own \"labels\")."
+    )
+    E063 = "Unknown key(s) {keys} in the [training] section of the PPO config. Known keys: {known}."
+    E064 = (
+        "PPO needs at least one reward. Add a [rewards] block, e.g. [rewards.f1] with "
+        '@misc = "spacy-gliclass.f1_reward.v1".'
+    )
+    E065 = "[reward_weights] names {names}, which are not in [rewards] ({known}). Use the same names in both."
+    E066 = (
+        "No dataset '{name}' in {datasets_dir}: expected {path}. Check datasets_dir and the dataset names "
+        "in the reader config."
+    )
+    E067 = 'The reader got no datasets. Pass a list of dataset names, e.g. datasets = ["trec", "subj"].'
+
+    # Speed: quantisation and the benchmark (E080–E089)
+    E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'
+    E081 = (
+        'quantize="int8" runs on the CPU only (torch dynamic quantisation); the pipe is on device {device!r}. '
+        "Leave quantize empty on a GPU."
+    )
+    E082 = (
+        'A pipe with quantize="int8" is inference-only: int8 weights have no gradients. Train with '
+        'quantize = "" and set it to "int8" in the config of the trained pipeline.'
+    )
+
     W001 = (
         "A text was cut to {kept} of its {total} tokens so that the labels fit into max_length={max_length}. "
         "Raise max_length or use the spaCy component, which scores long texts in windows. "

@@ -26,6 +26,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "aggregation": "max",
     "device": "",
     "quantize": "",
+    "head_lr_scale": 1.0,
     "loss": "focal",
     "focal_alpha": 0.5,
     "focal_gamma": 2.0,
@@ -67,6 +68,7 @@ def make_gliclass(
     aggregation: str,
     device: str,
     quantize: str,
+    head_lr_scale: float,
     loss: str,
     focal_alpha: float,
     focal_gamma: float,
@@ -80,7 +82,9 @@ def make_gliclass(
     if max_length < 16:
         raise GLiClassError(Errors.E015.format(minimum=16, value=max_length))
     if isinstance(model, str):
-        model = create_gliclass_model(name=model, max_length=max_length, device=device, quantize=quantize)
+        model = create_gliclass_model(
+            name=model, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale
+        )
     return GLiClassCategorizer(
         nlp.vocab,
         model,
@@ -103,12 +107,16 @@ def make_gliclass(
 
 
 @registry.architectures("spacy-gliclass.GLiClassModel.v1")
-def create_gliclass_model_v1(name: str = "", max_length: int = 512, device: str = "", quantize: str = "") -> Model:
+def create_gliclass_model_v1(
+    name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+) -> Model:
     """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, or "" = default).
     ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the CPU; lossy, inference-only)."""
     from .architectures import create_gliclass_model
 
-    return create_gliclass_model(name=name, max_length=max_length, device=device, quantize=quantize)
+    return create_gliclass_model(
+        name=name, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale
+    )
 
 
 @registry.scorers("spacy-gliclass.scorer.v1")

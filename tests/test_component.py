@@ -247,3 +247,21 @@ def test_entry_point_module_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("head_lr_scale", [0.0, 1.0])
+def test_bi_encoder_trains_with_scalar_params_and_separate_head_rate(tiny_bi, head_lr_scale):
+    import torch
+
+    from spacy_gliclass.architectures import get_shim
+
+    nlp = make_nlp(tiny_bi, loss="softmax", head_lr_scale=head_lr_scale)
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": cats}) for text, cats in TRAIN_DATA]
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    model = get_shim(nlp.get_pipe("gliclass").model).fp32_model()
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    nlp.update(examples, sgd=optimizer)
+    changed = {k for k, v in model.named_parameters() if not torch.equal(v.detach(), before[k])}
+    assert "encoder_model.embeddings.word_embeddings.weight" in changed
+    heads = {"logit_scale", "text_projector.linear_1.weight", "classes_projector.linear_2.weight"}
+    assert heads <= changed if head_lr_scale else not (heads & changed)

@@ -2,7 +2,12 @@
 
 import typer
 
+from .annotate import annotate
+from .benchmark import benchmark
 from .demo import demo
+from .evaluate import evaluate
+from .export import export
+from .ppo import ppo
 
 app = typer.Typer(name="spacy_gliclass", help="GLiClass zero-shot text classification for spaCy.", no_args_is_help=True)
 
@@ -12,4 +17,9 @@ def main() -> None:
     """GLiClass zero-shot text classification for spaCy."""
 
 
+app.command("annotate")(annotate)
+app.command("benchmark")(benchmark)
 app.command("demo")(demo)
+app.command("evaluate")(evaluate)
+app.command("export")(export)
+app.command("ppo", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(ppo)

@@ -145,7 +145,7 @@ class GLiClassProcessor:
 
     # -- pieces -------------------------------------------------------------------------------
     def _tokenize_uncached(self, text: str) -> tuple[int, ...]:
-        ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
         return tuple(ids)
 
     def tokenize(self, text: str) -> list[int]:
@@ -156,7 +156,9 @@ class GLiClassProcessor:
         """Token ids of many texts in one tokenizer call (fast for large batches)."""
         if not texts:
             return []
-        out = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        out = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True, verbose=False)[
+            "input_ids"
+        ]
         return [list(ids) for ids in out]
 
     def label_text(self, label: str) -> str:

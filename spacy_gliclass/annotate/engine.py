@@ -1,0 +1,124 @@
+"""Load the pipeline once and annotate spans of records with it: the local engine.
+
+``annotate_span`` is the single function that turns a span into output and reject lines; the
+Ray engine calls it too, on the same spans, so both engines write the same bytes (the model
+sees identical batches, hence identical floats).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Errors, GLiClassError
+from .io import Record, Source, Span, output_line
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+
+@dataclass
+class SpanResult:
+    """What one span became: output lines, reject lines, and their counts."""
+
+    span: Span
+    output: str
+    rejects: str
+    written: int
+    rejected: int
+
+
+def load_pipeline(model: str, labels: Sequence[str] | None) -> tuple[Language, str]:
+    """A pipeline with a gliclass pipe, and the pipe's name.
+
+    ``model`` is a saved spaCy pipeline (``spacy.load``), a GLiClass checkpoint directory or Hub id
+    (a blank English pipeline around it), or "" for the embedded default."""
+    import spacy
+
+    path = Path(model) if model else None
+    if path is not None and (path / "config.cfg").is_file():
+        nlp = spacy.load(path)
+        names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "gliclass"]
+        if not names:
+            raise GLiClassError(Errors.E044.format(model=model))
+        name = names[-1]
+        if labels:
+            nlp.get_pipe(name).labels = list(labels)
+    elif path is None or (path / "config.json").is_file() or not path.exists():
+        nlp = spacy.blank("en")
+        nlp.add_pipe("gliclass", config={"model": model, "labels": list(labels or [])})
+        name = "gliclass"
+    else:
+        raise GLiClassError(Errors.E044.format(model=model))
+    if not nlp.get_pipe(name).labels:
+        raise GLiClassError(Errors.E043.format(model=model or "<embedded default>"))
+    return nlp, name
+
+
+class Annotator:
+    """Annotates spans of one source with one pipeline (one per process or Ray actor)."""
+
+    def __init__(
+        self,
+        source: Source,
+        model: str,
+        labels: Sequence[str] | None,
+        threshold: float | None,
+        output_format: str,
+    ) -> None:
+        self.source = source
+        self.nlp, self.name = load_pipeline(model, labels)
+        pipe: Any = self.nlp.get_pipe(self.name)
+        self.labels = list(pipe.labels)
+        self.exclusive = bool(pipe.cfg["exclusive_classes"])
+        self.threshold = float(pipe.cfg["threshold"] if threshold is None else threshold)
+        self.output_format = output_format
+
+    def annotate(self, span: Span) -> SpanResult:
+        return annotate_span(self, self.source.read(span), span)
+
+    def _inputs(self, records: list[Record]) -> list[Any]:
+        if self.source.format != "spacy":
+            return [record.text for record in records]
+        from spacy.tokens import Doc
+
+        return [Doc(self.nlp.vocab).from_bytes(record.doc_bytes) for record in records]
+
+    def _line(self, record: Record, doc: Any) -> str:
+        cats = {label: doc.cats[label] for label in self.labels if label in doc.cats}
+        if self.exclusive:
+            chosen = [max(cats, key=cats.__getitem__)] if cats else []
+        else:
+            chosen = [label for label, score in cats.items() if score >= self.threshold]
+        if self.output_format == "spacy":
+            return base64.b64encode(doc.to_bytes(exclude=["tensor"])).decode("ascii")
+        if record.data is None:  # a .spacy input: its text is the record
+            record.data = {"text": doc.text}
+        return output_line(record, cats, chosen)
+
+
+def annotate_span(annotator: Annotator, records: list[Record], span: Span) -> SpanResult:
+    """Annotate the valid records of a span in one ``nlp.pipe`` buffer; reject the others."""
+    valid = [record for record in records if record.error is None]
+    docs = annotator.nlp.pipe(annotator._inputs(valid), batch_size=max(len(valid), 1))
+    lines = [annotator._line(record, doc) for record, doc in zip(valid, docs, strict=True)]
+    rejects = [record.reject_line() for record in records if record.error is not None]
+    return SpanResult(span, _join(lines), _join(rejects), len(lines), len(rejects))
+
+
+def _join(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+class LocalEngine:
+    """Annotate spans in this process, in order."""
+
+    def __init__(self, annotator: Annotator) -> None:
+        self.annotator = annotator
+
+    def run(self, spans: Iterable[Span]) -> Iterator[SpanResult]:
+        for span in spans:
+            yield self.annotator.annotate(span)

@@ -1,0 +1,49 @@
+"""``evaluate``: zero-shot macro-F1 per dataset (argmax over the dataset's labels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+PAPER_SETS = (
+    "sst2,sst5,rotten_tomatoes,cr,imdb,ag_news,20_newsgroups,emotion,financial_phrasebank,"
+    "cap_sotu,sms_spam,banking77,massive_intent,snips"
+)
+
+
+def evaluate(
+    model: str = typer.Option("", help="Saved spaCy pipeline dir, GLiClass checkpoint dir, or '' (default)."),
+    datasets_dir: Path = typer.Option(Path("../shared/datasets"), help="Folder with one folder per dataset."),
+    datasets: str = typer.Option(PAPER_SETS, help="Comma-separated dataset names."),
+    n: int = typer.Option(1000, help="Test rows per dataset (seeded sample; 0 = all)."),
+    seed: int = typer.Option(0),
+    output: Path | None = typer.Option(None, help="Write the scores as JSON here."),
+) -> None:
+    """Score a model zero-shot on datasets it never trained on."""
+    import spacy
+
+    from ..evaluation import evaluate_zero_shot
+
+    if model and (Path(model) / "config.cfg").is_file():
+        nlp = spacy.load(model)
+    else:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("gliclass", config={"model": model})
+    names = [x.strip() for x in datasets.split(",") if x.strip()]
+    results = evaluate_zero_shot(nlp, datasets_dir, names, n=n, seed=seed)
+    typer.echo(f"{'dataset':24} {'macro-F1':>8} {'rows':>6} {'labels':>6} {'docs/s':>7}")
+    for r in results:
+        typer.echo(f"{r.name:24} {r.macro_f1:8.3f} {r.n_rows:6d} {r.n_labels:6d} {r.n_rows / r.seconds:7.1f}")
+    average = sum(r.macro_f1 for r in results) / len(results)
+    typer.echo(f"{'average':24} {average:8.3f}")
+    if output:
+        payload = {
+            "model": model or "embedded default",
+            "n": n,
+            "seed": seed,
+            "average": average,
+            "datasets": {r.name: r.macro_f1 for r in results},
+        }
+        output.write_text(json.dumps(payload, indent=2) + "\n")

@@ -1,0 +1,100 @@
+"""``spacy-gliclass.JsonlReader.v1``: a ``spacy train`` corpus that mixes several JSONL datasets.
+
+Each example gets its own candidate label set, stored as the keys of ``reference.cats`` (1.0 gold,
+0.0 other candidates; the ``gliclass`` pipe trains on exactly those keys): the dataset's labels
+in a shuffled order, plus, with probability ``negative_prob``, 1..``max_negatives`` negatives
+drawn from the labels of the *other* mixed datasets. Negatives teach the model to reject
+plausible labels that are off-topic for the text, which one dataset's label set never shows it.
+
+Datasets live in ``datasets_dir/<name>/{split}.jsonl`` (rows ``{"text", "labels"}``) with a
+``dataset_info.json`` (``"labels"``). This module is a spaCy entry point (``spacy_readers``), so
+it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import registry
+
+from ..errors import Errors, GLiClassError
+
+
+def _labels_of(row: dict[str, Any]) -> list[str]:
+    labels = row.get("labels", row.get("true_labels", []))
+    return [labels] if isinstance(labels, str) else [str(x) for x in labels]
+
+
+def load_dataset(datasets_dir: Path, name: str, split: str, max_rows: int, seed: int) -> tuple[list[str], list[dict]]:
+    """(label set, rows) of one dataset; ``max_rows`` keeps a seeded random subset, in file order."""
+    folder = datasets_dir / name
+    path = folder / f"{split}.jsonl"
+    if not path.is_file():
+        raise GLiClassError(Errors.E066.format(name=name, datasets_dir=datasets_dir, path=path))
+    with path.open(encoding="utf8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if max_rows and len(rows) > max_rows:
+        keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(rows)), max_rows))
+        rows = [rows[i] for i in keep]
+    info_path = folder / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf8")) if info_path.is_file() else {}
+    labels = list(info.get("labels") or [])
+    labels += [x for x in dict.fromkeys(x for row in rows for x in _labels_of(row)) if x not in set(labels)]
+    return labels, rows
+
+
+def candidate_labels(
+    own: Sequence[str], pool: Sequence[str], rng: random.Random, negative_prob: float, max_negatives: int
+) -> list[str]:
+    """The dataset's labels plus maybe some negatives from ``pool`` (labels not in ``own``), shuffled."""
+    candidates = list(own)
+    others = [x for x in pool if x not in set(own)]
+    if others and max_negatives > 0 and rng.random() < negative_prob:
+        candidates += rng.sample(others, rng.randint(1, min(max_negatives, len(others))))
+    rng.shuffle(candidates)
+    return candidates
+
+
+@registry.readers("spacy-gliclass.JsonlReader.v1")
+def create_jsonl_reader(
+    datasets_dir: str,
+    datasets: list[str],
+    split: str = "train",
+    max_rows: int = 0,
+    seed: int = 0,
+    negative_prob: float = 0.5,
+    max_negatives: int = 5,
+    shuffle: bool = True,
+) -> Callable[[Language], Iterator[Example]]:
+    """A corpus over several datasets; every pass is seeded (pass k uses seed + k), so runs repeat
+    exactly while each epoch sees fresh negatives and a fresh order."""
+    if not datasets:
+        raise GLiClassError(Errors.E067)
+    root = Path(datasets_dir)
+    loaded = {name: load_dataset(root, name, split, max_rows, seed) for name in datasets}
+    pool = list(dict.fromkeys(label for labels, _ in loaded.values() for label in labels))
+    passes = 0
+
+    def read(nlp: Language) -> Iterator[Example]:
+        nonlocal passes
+        rng = random.Random(seed * 1_000_003 + passes)
+        passes += 1
+        items = [(name, row) for name, (_, rows) in loaded.items() for row in rows if row.get("text")]
+        if shuffle:
+            rng.shuffle(items)
+        for name, row in items:
+            own = loaded[name][0]
+            gold = set(_labels_of(row))
+            labels = candidate_labels(own, pool, rng, negative_prob, max_negatives)
+            doc = nlp.make_doc(str(row["text"]))
+            reference = doc.copy()
+            reference.cats = {label: 1.0 if label in gold else 0.0 for label in labels}
+            yield Example(doc, reference)
+
+    return read

@@ -1,0 +1,411 @@
+"""PPO for multi-label classification (GLICLASS-UPSTREAM.md §6), on the model's public API only.
+
+The policy is the classifier: every (text, candidate label) slot is an independent Bernoulli
+action with ``p = sigmoid(logit)``. One batch is one episode: actions are sampled, a reward per
+example is computed (registered reward functions, see ``rewards.py``), and the policy is moved
+with the clipped PPO objective, a k3 KL penalty to a frozen copy of the starting model and an
+optional entropy bonus.
+
+Where we differ from upstream: upstream re-samples actions on every inner iteration and uses the
+previous iteration's log-probs (of *other* actions) as the "old" policy, so its ratio is not an
+importance weight. Here, as in standard PPO, actions are sampled **once per batch** from the
+policy as it was at the start of the batch, their log-probs under that policy are fixed
+(``logp_old``), and the ``inner_epochs`` optimisation passes all reuse those actions and that
+reward. The ratio then is the exact importance weight the clipping is designed for, and the
+reward is computed once per batch (which matters when it is expensive or comes from people).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import Errors, GLiClassError
+from ..modeling import GLiClassModel, GLiClassProcessor
+from . import rewards as _rewards  # noqa: F401 - registers the reward functions
+from .rewards import UNJUDGED, RewardFn, combine_rewards
+
+DEFAULT_CONFIG_PATH = Path(__file__).parent / "ppo_default.cfg"
+
+
+# -- pure pieces ------------------------------------------------------------------------------
+def bernoulli_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Per-slot log-probability of 0/1 ``actions`` under Bernoulli(sigmoid(logits)), stably."""
+    return actions * F.logsigmoid(logits) + (1 - actions) * F.logsigmoid(-logits)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.to(values.dtype)
+    return (values * m).sum() / m.sum().clamp(min=1.0)
+
+
+def clipped_surrogate(
+    logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, clip: float = 0.2
+) -> torch.Tensor:
+    """PPO loss ``−min(r·A, clip(r, 1−ε, 1+ε)·A)``, ``r = exp(logp_new − logp_old)``, as a masked
+    mean over slots; ``advantages`` (B,) is broadcast to every label slot of its example."""
+    ratio = torch.exp(logp_new - logp_old)
+    adv = advantages.unsqueeze(-1).to(ratio.dtype)
+    objective = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+    return -_masked_mean(objective, mask)
+
+
+def kl_k3(logp_ref: torch.Tensor, logp_cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """k3 estimator of KL(current ‖ reference) on sampled actions: ``exp(d) − d − 1``, ``d = ref − cur``;
+    non-negative and unbiased, masked mean over slots."""
+    d = logp_ref - logp_cur
+    return _masked_mean(torch.exp(d) - d - 1, mask)
+
+
+def bernoulli_entropy(probs: torch.Tensor, mask: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Mean binary entropy ``−p log p − (1−p) log(1−p)`` (nats) over the masked slots."""
+    p = probs.clamp(eps, 1 - eps)
+    return _masked_mean(-(p * torch.log(p) + (1 - p) * torch.log(1 - p)), mask)
+
+
+def batch_mean_advantage(rewards: torch.Tensor) -> torch.Tensor:
+    """Advantage with the batch-mean reward as baseline: ``R − mean(R)``."""
+    return rewards - rewards.mean()
+
+
+def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale to unit standard deviation (no-op for a single example or a constant batch)."""
+    if advantages.numel() < 2:
+        return advantages
+    return advantages / (advantages.std(unbiased=False) + eps)
+
+
+class ValueHead(nn.Module):
+    """V(s): a small MLP on the model's pooled text embedding (B, H) → (B,)."""
+
+    def __init__(self, hidden: int, inner: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(hidden, inner), nn.Tanh(), nn.Linear(inner, 1))
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.net(embeddings).squeeze(-1)
+
+
+# -- data -------------------------------------------------------------------------------------
+@dataclass
+class PPOExample:
+    """A text, its candidate labels and a target per candidate (1 gold/accepted, 0 not, -1 unjudged)."""
+
+    text: str
+    labels: list[str]
+    targets: list[float]
+
+
+def _dataset_labels(path: Path) -> list[str] | None:
+    info = path.parent / "dataset_info.json"
+    if info.is_file():
+        return list(json.loads(info.read_text(encoding="utf8")).get("labels") or []) or None
+    return None
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(x) for x in value]
+
+
+def row_to_example(row: dict[str, Any], label_set: Sequence[str] | None) -> PPOExample:
+    """Gold rows ``{"text", "labels"|"true_labels", ["all_labels"]}`` judge every candidate; feedback
+    rows ``{"text", ["labels"], "accepted", "rejected"}`` only their accepted/rejected labels (there
+    ``labels`` are the labels the person was shown). Candidates: ``all_labels``, else the dataset's
+    label set, else the row's own labels; judged labels are always added."""
+    text = str(row.get("text", ""))
+    feedback = "accepted" in row or "rejected" in row
+    if feedback:
+        accepted, rejected = _as_list(row.get("accepted")), _as_list(row.get("rejected"))
+        shown = _as_list(row.get("labels"))
+        candidates = _as_list(row.get("all_labels")) or list(label_set or []) or shown
+        candidates = list(dict.fromkeys([*candidates, *shown, *accepted, *rejected]))
+        judge = {**{x: 0.0 for x in rejected}, **{x: 1.0 for x in accepted}}
+        return PPOExample(text, candidates, [judge.get(x, UNJUDGED) for x in candidates])
+    gold = set(_as_list(row.get("labels", row.get("true_labels"))))
+    candidates = _as_list(row.get("all_labels")) or list(label_set or [])
+    candidates = list(dict.fromkeys([*candidates, *sorted(gold)]))
+    return PPOExample(text, candidates, [1.0 if x in gold else 0.0 for x in candidates])
+
+
+def read_ppo_examples(paths: str | Sequence[str], max_rows: int = 0) -> list[PPOExample]:
+    """PPO examples from one or more JSONL files (a string may hold comma-separated paths)."""
+    if isinstance(paths, str):
+        paths = [p.strip() for p in paths.split(",") if p.strip()]
+    if not paths:
+        raise GLiClassError(Errors.E060)
+    examples: list[PPOExample] = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise GLiClassError(Errors.E061.format(path=path))
+        label_set = _dataset_labels(path)
+        with path.open(encoding="utf8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        if max_rows:
+            rows = rows[:max_rows]
+        examples.extend(row_to_example(row, label_set) for row in rows)
+    examples = [eg for eg in examples if eg.text and eg.labels]
+    if not examples:
+        raise GLiClassError(Errors.E062.format(paths=list(paths)))
+    return examples
+
+
+# -- trainer ----------------------------------------------------------------------------------
+@dataclass
+class PPOConfig:
+    max_steps: int = 100
+    batch_size: int = 8
+    inner_epochs: int = 3
+    clip: float = 0.2
+    kl_beta: float = 0.05
+    entropy_beta: float = 0.0
+    encoder_lr: float = 1e-5
+    head_lr: float = 1e-4
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    value_head: bool = False
+    value_lr: float = 1e-3
+    normalize_advantages: bool = True
+    shuffle_labels: bool = True
+    seed: int = 0
+    log_every: int = 10
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise GLiClassError(Errors.E063.format(keys=unknown, known=sorted(known)))
+        return cls(**values)
+
+
+def is_encoder_param(name: str) -> bool:
+    return name.startswith(("encoder_model.", "label_encoder."))
+
+
+def make_optimizer(model: nn.Module, encoder_lr: float, head_lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with separate learning rates for the backbone(s) and the heads; no decay on biases/norms."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        no_decay = param.ndim < 2 or "LayerNorm" in name or "norm" in name.lower()
+        groups.setdefault((is_encoder_param(name), no_decay), []).append(param)
+    param_groups = [
+        {"params": params, "lr": encoder_lr if enc else head_lr, "weight_decay": 0.0 if no_decay else weight_decay}
+        for (enc, no_decay), params in groups.items()
+    ]
+    return torch.optim.AdamW(param_groups)
+
+
+@dataclass
+class PPOTrainer:
+    """Runs PPO steps on a GLiClass model; ``reference`` is a frozen copy of the starting model."""
+
+    model: GLiClassModel
+    processor: GLiClassProcessor
+    rewards: dict[str, RewardFn]
+    reward_weights: dict[str, float] = field(default_factory=dict)
+    config: PPOConfig = field(default_factory=PPOConfig)
+
+    def __post_init__(self) -> None:
+        if not self.rewards:
+            raise GLiClassError(Errors.E064)
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed)
+        self.reference = copy.deepcopy(self.model).eval() if cfg.kl_beta > 0 else None
+        if self.reference is not None:
+            self.reference.requires_grad_(False)
+        self.optimizer = make_optimizer(self.model, cfg.encoder_lr, cfg.head_lr, cfg.weight_decay)
+        self.value_head: ValueHead | None = None
+        if cfg.value_head:
+            self.value_head = ValueHead(self.model.config.encoder_hidden_size)
+            self.value_head.to(next(self.model.parameters()).device)
+            self.value_optimizer = torch.optim.AdamW(self.value_head.parameters(), lr=cfg.value_lr)
+
+    def _batch(self, examples: Sequence[PPOExample], shuffle: bool) -> tuple[Any, torch.Tensor]:
+        label_sets, target_rows = [], []
+        for eg in examples:
+            order = list(range(len(eg.labels)))
+            if shuffle:
+                self.rng.shuffle(order)
+            label_sets.append([eg.labels[i] for i in order])
+            target_rows.append([eg.targets[i] for i in order])
+        batch = self.processor([eg.text for eg in examples], label_sets)
+        width = max(len(r) for r in target_rows)
+        targets = torch.full((len(examples), width), UNJUDGED)
+        for i, row in enumerate(target_rows):
+            targets[i, : len(row)] = torch.tensor(row)
+        return batch, targets
+
+    def step(self, examples: Sequence[PPOExample]) -> dict[str, float]:
+        """One PPO episode on a batch: sample once, score once, ``inner_epochs`` policy updates."""
+        cfg = self.config
+        device = next(self.model.parameters()).device
+        batch, targets = self._batch(examples, cfg.shuffle_labels)
+        targets = targets.to(device)
+        self.model.train()
+        with torch.no_grad():
+            first = self.model.encode(batch, return_embeddings=self.value_head is not None)
+            mask = first.label_mask.to(first.logits.dtype)
+            targets = targets[:, : mask.shape[1]]
+            probs = torch.sigmoid(first.logits) * mask
+            actions = torch.bernoulli(probs.cpu(), generator=self.generator).to(device) * mask
+            logp_old = bernoulli_log_prob(first.logits, actions)
+            reward, parts = combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)
+            logp_ref = None
+            if self.reference is not None:
+                logp_ref = bernoulli_log_prob(self.reference.encode(batch).logits, actions)
+        stats: dict[str, float] = {"reward": float(reward.mean()), **{f"reward_{k}": v for k, v in parts.items()}}
+        if self.value_head is not None:
+            value = self.value_head(first.text_embeddings.detach())
+            value_loss = F.mse_loss(value, reward)
+            self.value_optimizer.zero_grad()
+            value_loss.backward()
+            self.value_optimizer.step()
+            advantages = reward - value.detach()
+            stats["value_loss"] = float(value_loss.detach())
+        else:
+            advantages = batch_mean_advantage(reward)
+        if cfg.normalize_advantages:
+            advantages = normalize_advantages(advantages)
+        policy_mask = mask * (targets >= 0).to(mask.dtype)  # unjudged slots do not move the reward
+        for _ in range(cfg.inner_epochs):
+            out = self.model.encode(batch)
+            logp = bernoulli_log_prob(out.logits, actions)
+            loss = clipped_surrogate(logp, logp_old, advantages, policy_mask, cfg.clip)
+            stats["policy_loss"] = float(loss.detach())
+            if logp_ref is not None:
+                kl = kl_k3(logp_ref, logp, mask)
+                loss = loss + cfg.kl_beta * kl
+                stats["kl"] = float(kl.detach())
+            if cfg.entropy_beta:
+                entropy = bernoulli_entropy(torch.sigmoid(out.logits), mask)
+                loss = loss - cfg.entropy_beta * entropy
+                stats["entropy"] = float(entropy.detach())
+            self.optimizer.zero_grad()
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+        self.model.eval()
+        return stats
+
+    def batches(self, examples: Sequence[PPOExample]) -> Iterable[list[PPOExample]]:
+        """Endless seeded shuffled batches."""
+        order = list(range(len(examples)))
+        while True:
+            self.rng.shuffle(order)
+            for start in range(0, len(order), self.config.batch_size):
+                yield [examples[i] for i in order[start : start + self.config.batch_size]]
+
+    def train(self, examples: Sequence[PPOExample], log: Callable[[str], None] | None = None) -> list[dict[str, float]]:
+        history = []
+        stream = iter(self.batches(examples))
+        for step in range(1, self.config.max_steps + 1):
+            stats = self.step(next(stream))
+            history.append(stats)
+            if log and (step % max(self.config.log_every, 1) == 0 or step == self.config.max_steps):
+                recent = history[-max(self.config.log_every, 1) :]
+                mean = sum(s["reward"] for s in recent) / len(recent)
+                log(f"step {step}: reward {mean:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in stats.items()))
+        return history
+
+    @torch.no_grad()
+    def greedy_reward(self, examples: Sequence[PPOExample], threshold: float = 0.5) -> float:
+        """Mean reward of the deterministic policy (label on when p ≥ threshold), for evaluation."""
+        self.model.eval()
+        total, n = 0.0, 0
+        for start in range(0, len(examples), self.config.batch_size):
+            chunk = examples[start : start + self.config.batch_size]
+            batch, targets = self._batch(chunk, shuffle=False)
+            out = self.model.encode(batch)
+            mask = out.label_mask.to(out.logits.dtype)
+            targets = targets.to(mask.device)[:, : mask.shape[1]]
+            probs = torch.sigmoid(out.logits) * mask
+            actions = (probs >= threshold).to(probs.dtype) * mask
+            reward, _ = combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)
+            total += float(reward.sum())
+            n += len(chunk)
+        return total / max(n, 1)
+
+
+# -- config-driven entry point ----------------------------------------------------------------
+def load_ppo_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Any:
+    from spacy.util import load_config
+
+    return load_config(Path(path), overrides=overrides or {}, interpolate=True)
+
+
+def resolve_rewards(config: Any) -> tuple[dict[str, RewardFn], dict[str, float]]:
+    """The ``[rewards]`` block (name → registered reward) and ``[reward_weights]`` (name → weight)."""
+    from spacy.util import registry
+
+    block = dict(config.get("rewards") or {})
+    if not block:
+        raise GLiClassError(Errors.E064)
+    resolved = registry.resolve({"rewards": block})["rewards"]
+    weights = {k: float(v) for k, v in dict(config.get("reward_weights") or {}).items()}
+    unknown = sorted(set(weights) - set(resolved))
+    if unknown:
+        raise GLiClassError(Errors.E065.format(names=unknown, known=sorted(resolved)))
+    return dict(resolved), weights
+
+
+def load_start_model(checkpoint: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
+    if not checkpoint:
+        from ..modeling.defaults import build_embedding_bi_encoder
+
+        return build_embedding_bi_encoder(max_length=max_length)
+    return GLiClassModel.from_pretrained(checkpoint, max_length=max_length)
+
+
+def train_ppo(
+    config: Any, output_dir: str | Path, log: Callable[[str], None] | None = print
+) -> tuple[GLiClassModel, list[dict[str, float]]]:
+    """Run PPO as the config says; write ``checkpoint/`` (upstream layout) and ``pipeline/`` (spaCy)."""
+    import spacy
+
+    output_dir = Path(output_dir)
+    seed = int(config.get("system", {}).get("seed", 0))
+    model_cfg = dict(config.get("model") or {})
+    data_cfg = dict(config.get("data") or {})
+    train_cfg = {**dict(config.get("training") or {}), "seed": seed}
+    ppo_config = PPOConfig.from_dict(train_cfg)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    rewards, weights = resolve_rewards(config)
+    examples = read_ppo_examples(data_cfg.get("train", ""), int(data_cfg.get("max_rows", 0)))
+    model, processor = load_start_model(str(model_cfg.get("checkpoint", "")), int(model_cfg.get("max_length", 256)))
+    trainer = PPOTrainer(model, processor, rewards, weights, ppo_config)
+    start = time.perf_counter()
+    if log:
+        log(f"PPO on {len(examples)} examples, {ppo_config.max_steps} steps, rewards {sorted(rewards)}")
+    history = trainer.train(examples, log=log)
+    if log:
+        log(f"done in {time.perf_counter() - start:.1f}s")
+    checkpoint = output_dir / "checkpoint"
+    model.save_pretrained(checkpoint, processor)
+    labels = list(dict.fromkeys(label for eg in examples for label in eg.labels))
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliclass", config={"model": str(checkpoint), "labels": labels})
+    nlp.to_disk(output_dir / "pipeline")
+    with (output_dir / "history.jsonl").open("w", encoding="utf8") as f:
+        for stats in history:
+            f.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in stats.items()}) + "\n")
+    return model, history
