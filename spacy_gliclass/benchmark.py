@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 DATASETS_ENV = "GLICLASS_DATASETS"
-DEFAULT_DATASETS = Path("/work/shared/datasets")
+DEFAULT_DATASETS = Path("../shared/datasets")  # seen from the repository root
 # (dataset, share of the texts): short tweets to long reviews.
 TEXT_MIX: tuple[tuple[str, float], ...] = (
     ("tweet_eval_sentiment", 0.35),

@@ -107,7 +107,7 @@ def feedback_examples(model, processor, shots, labels) -> tuple[list[PPOExample]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--datasets-dir", default="/work/shared/datasets")
+    ap.add_argument("--datasets-dir", default="../shared/datasets")
     ap.add_argument("--datasets", default="sst5,emotion,ag_news")
     ap.add_argument("--per-label", type=int, default=8)
     ap.add_argument("--test-rows", type=int, default=500)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
@@ -64,7 +65,7 @@ def candidate_labels(
 @registry.readers("spacy-gliclass.JsonlReader.v1")
 def create_jsonl_reader(
     datasets_dir: str,
-    datasets: list[str],
+    datasets: str | list[str],
     split: str = "train",
     max_rows: int = 0,
     seed: int = 0,
@@ -74,6 +75,8 @@ def create_jsonl_reader(
 ) -> Callable[[Language], Iterator[Example]]:
     """A corpus over several datasets; every pass is seeded (pass k uses seed + k), so runs repeat
     exactly while each epoch sees fresh negatives and a fresh order."""
+    if isinstance(datasets, str):  # "a,b,c" (handy for --paths overrides)
+        datasets = [x.strip() for x in datasets.split(",") if x.strip()]
     if not datasets:
         raise GLiClassError(Errors.E067)
     root = Path(datasets_dir)
@@ -95,6 +98,8 @@ def create_jsonl_reader(
             doc = nlp.make_doc(str(row["text"]))
             reference = doc.copy()
             reference.cats = {label: 1.0 if label in gold else 0.0 for label in labels}
+            if Doc.has_extension("gliclass_labels"):  # dev scoring predicts over the same candidates
+                doc._.gliclass_labels = labels
             yield Example(doc, reference)
 
     return read
