@@ -26,7 +26,7 @@ from thinc.api import Model, Optimizer
 
 from . import batching
 from .architectures import get_shim
-from .errors import GLiClassError, LabelError
+from .errors import Errors, GLiClassError, LabelError
 from .modeling import validate_labels
 from .training.losses import LOSSES, compute_loss
 
@@ -66,13 +66,20 @@ class GLiClassCategorizer(TrainablePipe):
     ) -> None:
         install_extensions()
         if aggregation not in AGGREGATIONS:
-            raise GLiClassError(f"aggregation must be one of {AGGREGATIONS}; got {aggregation!r}.")
+            raise GLiClassError(Errors.E016.format(setting="aggregation", supported=AGGREGATIONS, value=aggregation))
         if loss not in LOSSES:
-            raise GLiClassError(f"loss must be one of {LOSSES}; got {loss!r}.")
+            raise GLiClassError(Errors.E016.format(setting="loss", supported=LOSSES, value=loss))
         if batch_size < 1 or max_batch_tokens < 1 or window_size < 0 or window_overlap < 0:
-            raise GLiClassError("batch_size and max_batch_tokens must be positive; window sizes not negative.")
+            raise GLiClassError(
+                Errors.E017.format(
+                    batch_size=batch_size,
+                    max_batch_tokens=max_batch_tokens,
+                    window_size=window_size,
+                    window_overlap=window_overlap,
+                )
+            )
         if window_size and window_overlap >= window_size:
-            raise GLiClassError(f"window_overlap ({window_overlap}) must be smaller than window_size ({window_size}).")
+            raise GLiClassError(Errors.E018.format(overlap=window_overlap, size=window_size))
         descriptions = dict(label_descriptions or {})
         if descriptions:
             validate_labels(list(descriptions.values()))
@@ -128,11 +135,7 @@ class GLiClassCategorizer(TrainablePipe):
         if own is not None:
             return validate_labels(own)
         if not self.cfg["labels"]:
-            raise LabelError(
-                f"The '{self.name}' pipe has no labels. Pass them when adding it "
-                f'(nlp.add_pipe("gliclass", config={{"labels": [...]}})), set pipe.labels, or give '
-                f"labels per call or per doc."
-            )
+            raise LabelError(Errors.E019.format(name=self.name))
         return self.cfg["labels"]
 
     def _model_text(self, label: str) -> str:

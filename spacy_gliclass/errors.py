@@ -133,6 +133,23 @@ class Errors:
         'quantize = "" and set it to "int8" in the config of the trained pipeline.'
     )
 
+    E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
+    E017 = (
+        "batch_size and max_batch_tokens must be positive and window_size, window_overlap not negative; "
+        "got batch_size={batch_size}, max_batch_tokens={max_batch_tokens}, window_size={window_size}, "
+        "window_overlap={window_overlap}."
+    )
+    E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
+    E019 = (
+        "The '{name}' pipe has no labels. Pass them when adding it "
+        '(nlp.add_pipe("gliclass", config={{"labels": [...]}})), set pipe.labels, or give labels per call '
+        "or per doc."
+    )
+    E020 = "No split '{split}' for dataset '{name}': {path} does not exist."
+    E021 = "scorer_type 'cross-attn' needs pooling_strategy 'pass' (the text as a sequence)."
+    E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
+    E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."
+
     W001 = (
         "A text was cut to {kept} of its {total} tokens so that the labels fit into max_length={max_length}. "
         "Raise max_length or use the spaCy component, which scores long texts in windows. "

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GLiClassError
+from .errors import Errors, GLiClassError
 
 
 @dataclass
@@ -34,7 +34,7 @@ def read_rows(datasets_dir: Path, name: str, split: str = "test", n: int = 1000,
     """A seeded sample of ``n`` rows of a split (all rows when n <= 0)."""
     path = datasets_dir / name / f"{split}.jsonl"
     if not path.is_file():
-        raise GLiClassError(f"No split '{split}' for dataset '{name}': {path} does not exist.")
+        raise GLiClassError(Errors.E020.format(split=split, name=name, path=path))
     with path.open(encoding="utf8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     random.Random(seed).shuffle(rows)

@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--ppo-steps", type=int, default=24)
     ap.add_argument("--encoder-lr", type=float, default=2e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)
-    ap.add_argument("--ppo-head-lr", type=float, default=None, help="Head LR for PPO (default: --head-lr).")
+    ap.add_argument("--ppo-head-lr", type=float, default=2e-5, help="Head LR for PPO (1e-3 wrecks the heads).")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

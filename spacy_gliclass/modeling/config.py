@@ -143,9 +143,9 @@ class GLiClassConfig:
                 "Use a checkpoint saved with its nested encoder config."
             )
         if self.scorer_type == "cross-attn" and self.pooling_strategy != "pass":
-            raise GLiClassError("scorer_type 'cross-attn' needs pooling_strategy 'pass' (text as a sequence).")
+            raise GLiClassError(Errors.E021)
         if self.architecture_type == "bi-encoder" and not self.shared_label_encoder and not self.label_model_config:
-            raise GLiClassError("A bi-encoder config needs `label_model_config` (or shared_label_encoder: true).")
+            raise GLiClassError(Errors.E022)
 
     @property
     def encoder_hidden_size(self) -> int:

@@ -114,7 +114,7 @@ class GLiClassModel(nn.Module):
     ) -> GLiClassOutput:
         if self.config.is_bi_encoder:
             if label_input_ids is None or label_attention_mask is None or label_index is None:
-                raise GLiClassError("A bi-encoder forward needs label_input_ids, label_attention_mask, label_index.")
+                raise GLiClassError(Errors.E023)
             out = self._forward_bi(input_ids, attention_mask, label_input_ids, label_attention_mask, label_index)
         else:
             out = self._forward_uni(input_ids, attention_mask)
