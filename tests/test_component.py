@@ -234,8 +234,15 @@ def test_multiprocessing_pipe_keeps_every_doc_in_order(tiny_uni):
     numpy.testing.assert_allclose(cats_matrix(docs), numpy.vstack([expected] * 3), atol=1e-5)
 
 
-def test_doc_extension_is_registered_once_without_force():
+def test_doc_extension_is_registered_once_without_force(tiny_uni):
+    from spacy_gliclass.component import install_extensions
+
+    make_nlp(tiny_uni)
     assert Doc.has_extension("gliclass_labels")
+    getter = Doc.get_extension("gliclass_labels")
+    install_extensions()  # a second pipe must not reset or re-register it
+    make_nlp(tiny_uni)
+    assert Doc.get_extension("gliclass_labels") is getter
 
 
 def test_entry_point_module_is_light():
