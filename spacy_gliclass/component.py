@@ -226,11 +226,12 @@ class GLiClassCategorizer(TrainablePipe):
             labels = list(self.labels)
         return labels, [float(gold.get(label, 0.0)) for label in labels]
 
-    def _loss_on(self, examples: Sequence[Example], is_train: bool) -> torch.Tensor:
+    def _loss_on(
+        self, examples: Sequence[Example], candidates: Sequence[tuple[list[str], list[float]]], is_train: bool
+    ) -> torch.Tensor:
         shim = get_shim(self.model)
         shim.ensure_loaded()
         processor = shim.processor
-        candidates = [self._candidates(eg) for eg in examples]
         text_ids = processor.tokenize_texts([eg.predicted.text for eg in examples])
         model_labels = [[self._model_text(label) for label in labels] for labels, _ in candidates]
         batch = processor.encode_ids(text_ids, model_labels, prompt=self.cfg["prompt"] or None)
@@ -257,10 +258,10 @@ class GLiClassCategorizer(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "GLiClassCategorizer.update")
-        examples = [eg for eg in examples if self._candidates(eg)[0]]
-        if not examples:
+        pairs = [(eg, cands) for eg in examples if (cands := self._candidates(eg))[0]]
+        if not pairs:
             return losses
-        loss = self._loss_on(examples, is_train=True)
+        loss = self._loss_on([eg for eg, _ in pairs], [cands for _, cands in pairs], is_train=True)
         loss.backward()
         if sgd is not None:
             self.finish_update(sgd)
