@@ -25,6 +25,7 @@ import torch
 from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, torch2xp, xp2torch
 
 from .errors import CheckpointError, Errors, GLiClassError
+from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
 from .modeling.model import is_hub_id
 
@@ -175,6 +176,7 @@ class GLiClassShim(PyTorchShim):
             )
             param.data = xp2torch(new, device=param.device).reshape(param.shape)
             param.grad = None
+        trim_heap()
 
 
 def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClassOutput, Any]:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import Errors, GLiClassError
+from ..memory import trim_heap
 from ..modeling import GLiClassModel, GLiClassProcessor
 from . import rewards as _rewards  # noqa: F401 - registers the reward functions
 from .rewards import UNJUDGED, RewardFn, combine_rewards
@@ -304,6 +305,7 @@ class PPOTrainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
         self.model.eval()
+        trim_heap()
         return stats
 
     def batches(self, examples: Sequence[PPOExample]) -> Iterable[list[PPOExample]]:
