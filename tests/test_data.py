@@ -54,6 +54,17 @@ def test_candidates_hold_gold_and_negatives_from_other_datasets(datasets_dir):
     assert all(len(cats) == len(SETS["animals" if t in SETS["animals"][1] else "food"][0]) for t, cats in without)
 
 
+def test_max_candidates_keeps_gold_and_caps_own_labels(datasets_dir):
+    capped = read(datasets_dir, seed=0, negative_prob=0.0, max_candidates=2)
+    dropped = set()
+    for text, cats in capped:
+        name = "animals" if text in SETS["animals"][1] else "food"
+        gold = next(x for x in SETS[name][0] if x in text)
+        assert cats[gold] == 1.0 and len(cats) == 2 and set(cats) <= set(SETS[name][0])
+        dropped |= set(SETS[name][0]) - set(cats)
+    assert dropped  # the 3-label set lost a label somewhere
+
+
 def test_max_rows_and_errors(datasets_dir):
     assert len(read(datasets_dir, max_rows=2)) == 4
     from spacy_gliclass.errors import GLiClassError

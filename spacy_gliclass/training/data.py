@@ -51,10 +51,24 @@ def load_dataset(datasets_dir: Path, name: str, split: str, max_rows: int, seed:
 
 
 def candidate_labels(
-    own: Sequence[str], pool: Sequence[str], rng: random.Random, negative_prob: float, max_negatives: int
+    own: Sequence[str],
+    pool: Sequence[str],
+    rng: random.Random,
+    negative_prob: float,
+    max_negatives: int,
+    gold: Sequence[str] = (),
+    max_candidates: int = 0,
 ) -> list[str]:
-    """The dataset's labels plus maybe some negatives from ``pool`` (labels not in ``own``), shuffled."""
+    """The dataset's labels plus maybe some negatives from ``pool`` (labels not in ``own``), shuffled.
+
+    ``max_candidates`` > 0 keeps every ``gold`` label and a random sample of the dataset's other
+    labels up to that many: a 77-label set would otherwise cost 77 label encodings per example.
+    """
     candidates = list(own)
+    if max_candidates and len(candidates) > max_candidates:
+        wrong = [x for x in candidates if x not in set(gold)]
+        keep = max(max_candidates - (len(candidates) - len(wrong)), 0)
+        candidates = [x for x in candidates if x in set(gold)] + rng.sample(wrong, min(keep, len(wrong)))
     others = [x for x in pool if x not in set(own)]
     if others and max_negatives > 0 and rng.random() < negative_prob:
         candidates += rng.sample(others, rng.randint(1, min(max_negatives, len(others))))
@@ -72,9 +86,11 @@ def create_jsonl_reader(
     negative_prob: float = 0.5,
     max_negatives: int = 5,
     shuffle: bool = True,
+    max_candidates: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
     """A corpus over several datasets; every pass is seeded (pass k uses seed + k), so runs repeat
-    exactly while each epoch sees fresh negatives and a fresh order."""
+    exactly while each epoch sees fresh negatives and a fresh order. ``max_candidates`` caps the
+    dataset's own labels per example (gold always kept); 0 keeps all."""
     if isinstance(datasets, str):  # "a,b,c" (handy for --paths overrides)
         datasets = [x.strip() for x in datasets.split(",") if x.strip()]
     if not datasets:
@@ -94,7 +110,7 @@ def create_jsonl_reader(
         for name, row in items:
             own = loaded[name][0]
             gold = set(_labels_of(row))
-            labels = candidate_labels(own, pool, rng, negative_prob, max_negatives)
+            labels = candidate_labels(own, pool, rng, negative_prob, max_negatives, gold, max_candidates)
             doc = nlp.make_doc(str(row["text"]))
             reference = doc.copy()
             reference.cats = {label: 1.0 if label in gold else 0.0 for label in labels}
