@@ -69,10 +69,11 @@ class BenchSettings:
     int8: bool = False
     atol: float = 1e-5
     methods: tuple[str, ...] = METHODS
+    datasets_dir: str = ""  # "" = $GLICLASS_DATASETS or ../shared/datasets
 
 
-def datasets_root() -> Path:
-    return Path(os.environ.get(DATASETS_ENV, DEFAULT_DATASETS))
+def datasets_root(datasets_dir: str | Path = "") -> Path:
+    return Path(datasets_dir or os.environ.get(DATASETS_ENV, DEFAULT_DATASETS))
 
 
 def _read_texts(name: str, root: Path) -> list[str]:
@@ -373,8 +374,9 @@ def benchmark_model(
     """Time every method for every label count; return medians, ratios and the agreement checks."""
     import torch
 
-    texts = texts if texts is not None else sample_texts(settings.n_texts, settings.seed)
-    labels = labels if labels is not None else label_pool(settings.seed)
+    root = datasets_root(settings.datasets_dir)
+    texts = texts if texts is not None else sample_texts(settings.n_texts, settings.seed, root)
+    labels = labels if labels is not None else label_pool(settings.seed, root)
     bench = Bench(model, texts, settings)
     methods = [m for m in settings.methods if m in METHODS]
     if settings.int8 and "pipe_int8" not in methods:
@@ -440,8 +442,8 @@ def run_benchmark(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     load_before = _load_average()
-    texts = sample_texts(settings.n_texts, settings.seed)
-    labels = label_pool(settings.seed)
+    texts = sample_texts(settings.n_texts, settings.seed, datasets_root(settings.datasets_dir))
+    labels = label_pool(settings.seed, datasets_root(settings.datasets_dir))
     machine = {
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -522,7 +524,12 @@ def macro_f1(gold: Sequence[int], pred: Sequence[int], n_classes: int) -> float:
 
 
 def quantization_accuracy(
-    model: str, datasets: Sequence[str], n_rows: int = 500, seed: int = 0, max_length: int = 512
+    model: str,
+    datasets: Sequence[str],
+    n_rows: int = 500,
+    seed: int = 0,
+    max_length: int = 512,
+    datasets_dir: str | Path = "",
 ) -> dict[str, Any]:
     """Zero-shot macro-F1 (argmax over the dataset's labels) of fp32 vs int8, and their docs/s."""
     import srsly
@@ -531,7 +538,7 @@ def quantization_accuracy(
     pipes = {"fp32": _make_nlp(model, settings), "int8": _make_nlp(model, settings, "int8")}
     out: dict[str, Any] = {}
     for name in datasets:
-        root = datasets_root() / name
+        root = datasets_root(datasets_dir) / name
         labels = [str(x) for x in srsly.read_json(root / "dataset_info.json")["labels"]]
         rows = [r for r in srsly.read_jsonl(root / "test.jsonl") if r.get("text", "").strip()]
         rows = random.Random(seed).sample(rows, min(n_rows, len(rows)))

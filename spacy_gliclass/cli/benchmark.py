@@ -28,6 +28,9 @@ def benchmark(
     accuracy_rows: int = typer.Option(500, help="Test rows per dataset for --int8-accuracy."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="torch threads; 0 = torch's default (one per core)."),
+    datasets_dir: str = typer.Option(
+        "", help="Datasets folder for texts and labels; '' = $GLICLASS_DATASETS or ../shared/datasets."
+    ),
     quick: bool = typer.Option(False, "--quick", help="Tiny run: 24 texts, up to 4 labels, 2 repeats."),
     output: str = typer.Option("", help="Write the full results as JSON here."),
     plot: str = typer.Option("", help="Write a PNG of docs/s vs labels here (needs matplotlib)."),
@@ -50,6 +53,7 @@ def benchmark(
         cross_pairs=cross_pairs,
         seed=seed,
         threads=threads,
+        datasets_dir=datasets_dir,
         label_counts=tuple(int(x) for x in label_counts.split(",") if x.strip()),
         int8=int8,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
@@ -68,7 +72,7 @@ def benchmark(
         if int8_accuracy:
             report["int8_accuracy"] = {
                 m or "<embedded default>": bench.quantization_accuracy(
-                    m, [d.strip() for d in int8_accuracy.split(",")], accuracy_rows, seed
+                    m, [d.strip() for d in int8_accuracy.split(",")], accuracy_rows, seed, datasets_dir=datasets_dir
                 )
                 for m in models
             }
