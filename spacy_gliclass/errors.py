@@ -121,6 +121,11 @@ class Errors:
         "in the reader config."
     )
     E067 = 'The reader got no datasets. Pass a list of dataset names, e.g. datasets = ["trec", "subj"].'
+    E068 = "alpha must be between 0 and 1 (0 = the start model, 1 = the fine-tuned one), got {alpha}."
+    E069 = (
+        "Cannot interpolate: the fine-tuned model and the start model '{start}' differ in {what}. "
+        "Pass --start with the checkpoint the pipeline was trained from."
+    )
 
     # Speed: quantisation and the benchmark (E080–E089)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'

@@ -7,6 +7,7 @@ from .benchmark import benchmark
 from .demo import demo
 from .evaluate import evaluate
 from .export import export
+from .interpolate import interpolate
 from .ppo import ppo
 
 app = typer.Typer(name="spacy_gliclass", help="GLiClass zero-shot text classification for spaCy.", no_args_is_help=True)
@@ -22,4 +23,5 @@ app.command("benchmark")(benchmark)
 app.command("demo")(demo)
 app.command("evaluate")(evaluate)
 app.command("export")(export)
+app.command("interpolate")(interpolate)
 app.command("ppo", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(ppo)
