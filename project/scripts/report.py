@@ -1,0 +1,148 @@
+"""The published results: one markdown table and two charts from the evaluation and benchmark JSON.
+
+- ``REPORT.md``: zero-shot macro-F1 per dataset for every model, each trained model scored only on
+  the fold it never saw, with the change against the floor and the paper's figures beside it;
+- ``f1_per_dataset.png``: the same numbers as grouped bars;
+- ``speed_vs_labels.png``: docs/s against the number of labels (drawn by the package's benchmark).
+
+    python scripts/report.py results/ --floor results/eval_floor.json \
+        --model "supervised=results/eval_supervised_a.json,results/eval_supervised_b.json" ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from spacy_gliclass.benchmark import plot as plot_speed
+
+FLOOR = "embedded default (floor)"
+
+
+def read_scores(paths: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Merge per-fold evaluation files: {dataset: F1} and {dataset: which file scored it}."""
+    scores: dict[str, float] = {}
+    source: dict[str, str] = {}
+    for path in [Path(p.strip()) for p in paths.split(",") if p.strip()]:
+        payload = json.loads(path.read_text(encoding="utf8"))
+        for name, f1 in payload["datasets"].items():
+            if name in scores:
+                raise typer.BadParameter(f"{name} is scored twice ({source[name]} and {path}): folds must not overlap")
+            scores[name], source[name] = float(f1), path.stem
+    return scores, source
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def markdown(columns: dict[str, dict[str, float]], datasets: list[str], fold_of: dict[str, str]) -> str:
+    names = list(columns)
+    head = "| dataset | scored by | " + " | ".join(names) + " | best trained − floor |"
+    lines = [head, "|" + "---|" * (len(names) + 3)]
+    trained = [n for n in names if n != FLOOR and not n.startswith("gliclass-")]
+    for d in datasets:
+        cells = [f"{columns[n][d]:.3f}" if d in columns[n] else "–" for n in names]
+        best = max((columns[n][d] for n in trained if d in columns[n]), default=None)
+        delta = f"{best - columns[FLOOR][d]:+.3f}" if best is not None and d in columns[FLOOR] else "–"
+        lines.append(f"| {d} | {fold_of.get(d, '–')} | " + " | ".join(cells) + f" | {delta} |")
+    averages = [f"**{mean([columns[n][d] for d in datasets if d in columns[n]]):.3f}**" for n in names]
+    lines.append("| **average** | | " + " | ".join(averages) + " | |")
+    return "\n".join(lines)
+
+
+def plot_f1(columns: dict[str, dict[str, float]], datasets: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(columns)
+    width = 0.8 / len(names)
+    x = np.arange(len(datasets) + 1)
+    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(x)), 5))
+    for i, name in enumerate(names):
+        values = [columns[name].get(d, np.nan) for d in datasets]
+        values.append(mean([v for v in values if not np.isnan(v)]))
+        style = {"hatch": "//", "alpha": 0.45} if name.startswith("gliclass-") else {}
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, values, width, label=name, **style)
+    ax.axvline(len(datasets) - 0.5, color="grey", lw=0.8)
+    ax.set_xticks(x, [*datasets, "AVERAGE"], rotation=35, ha="right")
+    ax.set_ylabel("zero-shot macro-F1")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    ax.set_title("Zero-shot macro-F1 per dataset (each trained model scored only on its held-out fold)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def speed_table(bench: dict) -> str:
+    result = bench["results"][0]
+    methods = result["methods"]
+    lines = ["| labels | " + " | ".join(methods) + " | nlp.pipe vs reference loop |", "|" + "---|" * (len(methods) + 2)]
+    for row in result["rows"]:
+        cells = [f"{row['docs_per_s'][m]:.1f}" for m in methods]
+        ratio = row["ratios"].get("pipe/reference")
+        ratio_cell = f"{ratio:.2f}×" if ratio else "–"
+        lines.append(f"| {row['n_labels']} | " + " | ".join(cells) + f" | {ratio_cell} |")
+    return "\n".join(lines)
+
+
+def main(
+    output: Path = typer.Argument(..., help="Folder for REPORT.md and the PNG charts."),
+    floor: Path = typer.Option(..., help="Evaluation JSON of the embedded default."),
+    model: list[str] = typer.Option([], help="'name=a.json,b.json': a trained model, one file per fold."),
+    reference: Path = typer.Option(..., help="The paper's published figures (JSON)."),
+    benchmark: Path | None = typer.Option(None, help="Benchmark JSON (docs/s vs labels)."),
+    title: str = typer.Option("spacy-gliclass: zero-shot results"),
+) -> None:
+    floor_scores = json.loads(floor.read_text(encoding="utf8"))
+    datasets = list(floor_scores["datasets"])
+    columns: dict[str, dict[str, float]] = {FLOOR: floor_scores["datasets"]}
+    fold_of: dict[str, str] = {}
+    for spec in model:
+        name, _, paths = spec.partition("=")
+        columns[name], fold_of_model = read_scores(paths)
+        fold_of.update({d: f"model {f.rsplit('_', 1)[-1].upper()}" for d, f in fold_of_model.items()})
+    for name, scores in json.loads(reference.read_text(encoding="utf8"))["models"].items():
+        columns[name] = {d: scores[d] for d in datasets if d in scores}
+    output.mkdir(parents=True, exist_ok=True)
+    plot_f1(columns, datasets, output / "f1_per_dataset.png")
+    parts = [
+        f"# {title}",
+        "",
+        f"Zero-shot macro-F1, argmax over each dataset's own label names, {floor_scores['n']} seeded test rows "
+        f"per dataset (seed {floor_scores['seed']}); the paper's columns are its published figures on the full "
+        "test sets, for reference. `scored by` names the fold model that never saw the dataset in any split.",
+        "",
+        markdown(columns, datasets, fold_of),
+        "",
+        "![F1 per dataset](f1_per_dataset.png)",
+    ]
+    if benchmark is not None:
+        bench = json.loads(benchmark.read_text(encoding="utf8"))
+        plot_speed(bench, output / "speed_vs_labels.png")
+        machine = bench["machine"]
+        parts += [
+            "",
+            "## Speed",
+            "",
+            f"docs/s (medians of interleaved repeats) on {machine['cpu_count']} CPU cores, "
+            f"{machine['torch_threads']} torch threads, fp32 matmul peak {machine['matmul_gflops_fp32']:.0f} GFLOP/s; "
+            f"model: {bench['results'][0]['model']}.",
+            "",
+            speed_table(bench),
+            "",
+            "![docs/s vs labels](speed_vs_labels.png)",
+        ]
+    (output / "REPORT.md").write_text("\n".join(parts) + "\n", encoding="utf8")
+    typer.echo((output / "REPORT.md").read_text(encoding="utf8"))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,66 @@
+"""Run the project's `all` workflow on tiny settings in a scratch copy, then check its outputs.
+
+The copy (project.yml, configs/, scripts/) goes to a folder of its own, so the published results in
+results/ are never overwritten; the datasets folder is passed on as an absolute path.
+
+    python scripts/run_ci.py ../../shared/datasets ci
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+PROJECT = Path(__file__).resolve().parents[1]
+TINY = {
+    "train_rows": 12,
+    "dev_rows": 4,
+    "max_candidates": 4,
+    "train_steps": 2,
+    "batch_size": 4,
+    "ppo_rows": 8,
+    "ppo_steps": 1,
+    "eval_rows": 6,
+    "bench_texts": 6,
+    "bench_label_counts": "1,4",
+    "bench_repeats": 1,
+    "package_version": "0.0.0",
+}
+EXPECTED = [
+    "results/REPORT.md",
+    "results/f1_per_dataset.png",
+    "results/speed_vs_labels.png",
+    "training/ppo_b/pipeline/config.cfg",
+    "packages/en_gliclass_minilm_zeroshot-0.0.0/dist/en_gliclass_minilm_zeroshot-0.0.0-py3-none-any.whl",
+]
+
+
+def main(
+    datasets_dir: Path = typer.Argument(..., help="The datasets folder (relative to the project folder)."),
+    scratch: Path = typer.Argument(Path("ci"), help="Scratch folder for the copy (replaced)."),
+) -> None:
+    scratch = (PROJECT / scratch).resolve()
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    shutil.copy(PROJECT / "project.yml", scratch / "project.yml")
+    for folder in ("configs", "scripts"):
+        shutil.copytree(PROJECT / folder, scratch / folder)
+    overrides = [f"--vars.datasets_dir={(PROJECT / datasets_dir).resolve()}"]
+    overrides += [f"--vars.{key}={value}" for key, value in TINY.items()]
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(scratch), *overrides]
+    subprocess.run(cmd, check=True)
+    missing = [p for p in EXPECTED if not (scratch / p).exists()]
+    if missing:
+        raise SystemExit(f"ci workflow finished but did not write: {', '.join(missing)}")
+    print(f"ci workflow: all outputs written in {time.perf_counter() - start:.0f}s ({scratch})")
+
+
+if __name__ == "__main__":
+    typer.run(main)
