@@ -325,7 +325,8 @@ class PPOTrainer:
             if log and (step % max(self.config.log_every, 1) == 0 or step == self.config.max_steps):
                 recent = history[-max(self.config.log_every, 1) :]
                 mean = sum(s["reward"] for s in recent) / len(recent)
-                log(f"step {step}: reward {mean:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in stats.items()))
+                last = " ".join(f"{k} {v:.4f}" for k, v in stats.items())
+                log(f"step {step}: mean reward of the last {len(recent)} steps {mean:.4f} | this step: {last}")
         return history
 
     @torch.no_grad()
