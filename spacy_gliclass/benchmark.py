@@ -374,9 +374,10 @@ def benchmark_model(
     """Time every method for every label count; return medians, ratios and the agreement checks."""
     import torch
 
-    root = datasets_root(settings.datasets_dir)
-    texts = texts if texts is not None else sample_texts(settings.n_texts, settings.seed, root)
-    labels = labels if labels is not None else label_pool(settings.seed, root)
+    if texts is None or labels is None:
+        root = datasets_root(settings.datasets_dir)
+        texts = texts if texts is not None else sample_texts(settings.n_texts, settings.seed, root)
+        labels = labels if labels is not None else label_pool(settings.seed, root)
     bench = Bench(model, texts, settings)
     methods = [m for m in settings.methods if m in METHODS]
     if settings.int8 and "pipe_int8" not in methods:
@@ -442,8 +443,8 @@ def run_benchmark(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     load_before = _load_average()
-    texts = sample_texts(settings.n_texts, settings.seed, datasets_root(settings.datasets_dir))
-    labels = label_pool(settings.seed, datasets_root(settings.datasets_dir))
+    root = datasets_root(settings.datasets_dir)
+    texts, labels = sample_texts(settings.n_texts, settings.seed, root), label_pool(settings.seed, root)
     machine = {
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

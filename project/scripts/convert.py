@@ -1,7 +1,7 @@
 """JSONL datasets → the `.spacy` corpora one fold's `spacy train` reads.
 
-Writes ``train.spacy``, ``dev.spacy`` and ``ppo.jsonl``. Each training doc's ``cats`` hold its candidate labels (1.0 gold, 0.0 the others): the dataset's
-labels, capped at ``--max-candidates`` with the gold always kept, plus sometimes negatives from the
+Writes ``train.spacy``, ``dev.spacy`` and ``ppo.jsonl``. Each training doc's ``cats`` hold its
+candidate labels (1.0 gold, 0.0 the others): the dataset's labels, capped at ``--max-candidates`` with the gold always kept, plus sometimes negatives from the
 other training datasets (see ``spacy-gliclass.JsonlReader.v1``). The dev corpus is drawn from the
 *test* splits of the same training datasets, so no evaluation dataset ever enters training or model
 selection.
@@ -22,6 +22,11 @@ from spacy.tokens import DocBin
 from spacy_gliclass.training.data import create_jsonl_reader
 
 
+def cut(text: str, max_words: int) -> str:
+    """The first ``max_words`` whitespace words of ``text`` (all of it for 0)."""
+    return " ".join(text.split()[:max_words]) if max_words else text
+
+
 def write_corpus(
     datasets_dir: Path,
     datasets: list[str],
@@ -37,8 +42,7 @@ def write_corpus(
     read = create_jsonl_reader(str(datasets_dir), datasets, split, max_rows=max_rows, seed=seed, **reader_kwargs)
     docs = DocBin(attrs=[], store_user_data=False)
     for example in read(nlp):
-        words = example.reference.text.split()
-        doc = nlp.make_doc(" ".join(words[:max_words]) if max_words else example.reference.text)
+        doc = nlp.make_doc(cut(example.reference.text, max_words))
         doc.cats = dict(example.reference.cats)
         docs.add(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,13 +54,15 @@ def write_ppo_rows(datasets_dir: Path, datasets: list[str], path: Path, n: int, 
     """``n`` rows for PPO as JSONL (``text``, gold ``labels``, candidate ``all_labels``), sampled from
     the same training mixture with a different seed."""
     read = create_jsonl_reader(str(datasets_dir), datasets, "train", seed=seed, **kw)
+    written = 0
     with path.open("w", encoding="utf8") as f:
         for example in islice(read(spacy.blank("en")), n):
             cats = example.reference.cats
-            text = " ".join(example.reference.text.split()[:max_words]) if max_words else example.reference.text
-            row = {"text": text, "labels": [k for k, v in cats.items() if v], "all_labels": list(cats)}
+            row = {"text": cut(example.reference.text, max_words), "labels": [k for k, v in cats.items() if v]}
+            row["all_labels"] = list(cats)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return n
+            written += 1
+    return written
 
 
 def main(

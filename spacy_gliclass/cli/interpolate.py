@@ -25,7 +25,8 @@ def interpolate(
     nlp = spacy.load(pipeline)
     shim = get_shim(nlp.get_pipe(pipe_name).model)
     name = shim.cfg["name"] if start is None else start
+    shown = name or "<embedded default>"
     start_model, _ = load_checkpoint(name, int(shim.cfg["max_length"]))
-    interpolate_weights(shim.fp32_model(), start_model, alpha, start_name=name or "<embedded default>")
+    interpolate_weights(shim.fp32_model(), start_model, alpha, start_name=shown)
     nlp.to_disk(output)
-    typer.echo(f"Wrote {output}: {alpha:g} x fine-tuned + {1 - alpha:g} x {name or '<embedded default>'}")
+    typer.echo(f"Wrote {output}: {alpha:g} x fine-tuned + {1 - alpha:g} x {shown}")
