@@ -28,8 +28,11 @@ from .errors import CheckpointError, Errors, GLiClassError
 from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
 from .modeling.model import is_hub_id
+from .modeling.safety import TOKENIZER_FILES, tokenizer_file
 
 QUANTIZE_OPTIONS = ("", "int8")
+# Where a serialized pipe's stored names come from, for error messages (spaCy hands us bytes only).
+SERIALIZED = "The serialized gliclass pipe (the `model` file of a saved pipeline)"
 
 
 def quantize_int8(model: GLiClassModel) -> GLiClassModel:
@@ -66,6 +69,18 @@ def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClass
 
         return build_embedding_bi_encoder(max_length=max_length)
     return GLiClassModel.from_pretrained(name, max_length=max_length)
+
+
+def restore_tokenizer_files(folder: Path, files: Any) -> None:
+    """Write a serialized pipe's tokenizer files into ``folder``: only allow-listed bare names, so
+    a tampered pipeline cannot write elsewhere or smuggle in code for transformers to run."""
+    if not isinstance(files, dict):
+        raise CheckpointError(Errors.E095.format(reason=f"the tokenizer files are a {type(files).__name__}"))
+    paths = {name: tokenizer_file(folder, name, SERIALIZED) for name in files}  # check all before writing any
+    for name, path in paths.items():
+        if not isinstance(files[name], bytes):
+            raise CheckpointError(Errors.E095.format(reason=f"the tokenizer file {name!r} holds no bytes"))
+        path.write_bytes(files[name])
 
 
 class GLiClassShim(PyTorchShim):
@@ -130,6 +145,9 @@ class GLiClassShim(PyTorchShim):
         with tempfile.TemporaryDirectory() as tmp:
             self.processor.save_pretrained(tmp)
             tokenizer = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        unknown = sorted(set(tokenizer) - TOKENIZER_FILES)
+        if unknown:  # fail now rather than save a pipeline that loading refuses
+            raise CheckpointError(Errors.E096.format(names=unknown, allowed=", ".join(sorted(TOKENIZER_FILES))))
         msg = {
             "cfg": self.cfg,
             "config": json.dumps(model.config.to_dict()),
@@ -144,14 +162,19 @@ class GLiClassShim(PyTorchShim):
         msg = srsly.msgpack_loads(bytes_data)
         # The pipe's config decides quantisation (the saved weights are always fp32).
         self.cfg = {**msg["cfg"], "quantize": self.cfg.get("quantize", ""), "head_lr_scale": self.cfg["head_lr_scale"]}
-        config = GLiClassConfig.from_dict(json.loads(msg["config"]))
+        config = GLiClassConfig.from_dict(json.loads(msg["config"]), source=SERIALIZED)
         with tempfile.TemporaryDirectory() as tmp:
-            for fname, data in msg["tokenizer"].items():
-                (Path(tmp) / fname).write_bytes(data)
+            restore_tokenizer_files(Path(tmp), msg["tokenizer"])
             (Path(tmp) / "config.json").write_text(msg["config"], encoding="utf8")
             processor = GLiClassProcessor.from_pretrained(tmp, config, max_length=int(self.cfg["max_length"]))
+        try:
+            weights = load(msg["weights"])
+        except Exception as err:  # truncated, oversized header, not safetensors at all
+            raise CheckpointError(
+                Errors.E003.format(path="the weights of the serialized gliclass pipe", reason=err)
+            ) from err
         model = GLiClassModel(config)
-        model.load_checkpoint_state_dict(load(msg["weights"]), source="<serialized gliclass pipe>")
+        model.load_checkpoint_state_dict(weights, source="<serialized gliclass pipe>")
         self._set(model, processor)
         return self
 

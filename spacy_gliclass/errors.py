@@ -138,6 +138,36 @@ class Errors:
         'quantize = "" and set it to "int8" in the config of the trained pipeline.'
     )
 
+    # Loading safety (E090–E099)
+    E090 = (
+        "{source} names a file {name!r}, which is not a plain file name (absolute, with a directory part, "
+        "or climbing with '..'). Refusing to load it: a saved model only ever holds bare file names, so "
+        "this one was tampered with."
+    )
+    E091 = (
+        "{source} holds a file {name!r}, which is not a tokenizer file. Only these are restored: {allowed}. "
+        "Refusing to load it: the pipeline was tampered with, or saved with a tokenizer spacy-gliclass "
+        "does not support."
+    )
+    E092 = (
+        "{source} sets `{where}`, which asks transformers to run Python code shipped with the model. "
+        "spacy-gliclass never runs code from a model folder: remove the key, or use a checkpoint whose "
+        "backbone is a model type built into transformers."
+    )
+    E093 = (
+        "{path} sets {key} = {value!r}. A tokenizer file must be the standard one inside the checkpoint "
+        "folder, never a path elsewhere: remove the key."
+    )
+    E094 = (
+        "'{path}' is a symbolic link to '{target}', outside the checkpoint folder '{folder}'. Refusing "
+        "to read it: copy the file into the folder instead of linking it."
+    )
+    E095 = "The serialized gliclass pipe is malformed: {reason}. The pipeline's `model` file was tampered with."
+    E096 = (
+        "The tokenizer wrote {names}, which a saved pipeline may not hold: loading restores only {allowed}. "
+        "Use a backbone with a standard tokenizer, or open an issue naming the tokenizer class."
+    )
+
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
     E017 = (
         "batch_size and max_batch_tokens must be positive and window_size, window_overlap not negative; "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Errors, GLiClassError
+from .safety import refuse_remote_code
 
 # Upstream fields and their defaults (gliclass 0.1.21, GLICLASS-UPSTREAM.md §3).
 UPSTREAM_DEFAULTS: dict[str, Any] = {
@@ -185,7 +186,9 @@ class GLiClassConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GLiClassConfig:
+    def from_dict(cls, data: dict[str, Any], source: str = "the GLiClass config") -> GLiClassConfig:
+        """A config from a stored dict; one that points transformers at shipped code is refused."""
+        refuse_remote_code(data, source)
         return cls(**copy.deepcopy(data))
 
     def to_json_file(self, path: str | Path) -> None:
@@ -199,4 +202,4 @@ class GLiClassConfig:
             raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
         if not isinstance(data, dict):
             raise GLiClassError(Errors.E003.format(path=path, reason="config.json does not hold a JSON object"))
-        return cls.from_dict(data)
+        return cls.from_dict(data, source=str(path))

@@ -40,8 +40,8 @@ def embedded_encoder_path() -> Path:
 def _load_encoder(path: Path) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+    encoder = AutoModel.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
     return encoder, tokenizer
 
 

@@ -25,6 +25,7 @@ from ..errors import CheckpointError, Errors, GLiClassError
 from .config import GLiClassConfig
 from .layers import FeaturesProjector, LayerwiseAttention, LstmEncoder, build_scorer, pool
 from .processor import EncodedBatch, GLiClassProcessor
+from .safety import check_links
 
 EMPTY_LOGIT = -1.0e4
 WEIGHTS_NAME = "model.safetensors"
@@ -47,7 +48,7 @@ def build_backbone(hf_config: Any) -> nn.Module:
     """A randomly initialised transformers backbone from its config; never touches the network."""
     from transformers import AutoModel
 
-    return AutoModel.from_config(hf_config)
+    return AutoModel.from_config(hf_config, trust_remote_code=False)
 
 
 class GLiClassModel(nn.Module):
@@ -336,11 +337,13 @@ def is_hub_id(name: str) -> bool:
 
 
 def resolve_checkpoint(name: str | Path) -> Path:
-    """A local checkpoint directory, or a Hub id fetched once (only when online and asked for)."""
+    """A local checkpoint directory, or a Hub id fetched once (only when online and asked for);
+    either way a folder with no symbolic link that leads outside it."""
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise CheckpointError(Errors.E002.format(path=path, what="config.json"))
+        check_links(path)
         return path
     text = str(name)
     if not is_hub_id(text):
@@ -350,9 +353,11 @@ def resolve_checkpoint(name: str | Path) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(text))
+        snapshot = Path(snapshot_download(text))
     except Exception as err:  # network, auth, missing repo: all the user's to fix
         raise CheckpointError(Errors.E009.format(name=text, reason=err)) from err
+    check_links(snapshot)
+    return snapshot
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

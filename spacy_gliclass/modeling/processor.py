@@ -28,6 +28,7 @@ import torch
 
 from ..errors import Errors, GLiClassError, LabelError
 from .config import GLiClassConfig
+from .safety import check_tokenizer_config
 
 LABEL_MARKER = "<<LABEL>>"
 SEP_MARKER = "<<SEP>>"
@@ -118,8 +119,11 @@ class GLiClassProcessor:
         backbone_type = (config.encoder_config or {}).get("model_type", "")
         if backbone_type in ("modernbert", "roberta", "gpt2"):  # byte-level BPE (GLICLASS-UPSTREAM §2)
             kwargs["add_prefix_space"] = True
+        check_tokenizer_config(path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(path), local_files_only=True, trust_remote_code=False, **kwargs
+            )
         except (OSError, ValueError, TypeError) as err:
             raise GLiClassError(Errors.E003.format(path=path, reason=f"tokenizer files: {err}")) from err
         processor = cls(tokenizer, config, max_length=max_length)
