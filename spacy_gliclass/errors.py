@@ -139,11 +139,6 @@ class Errors:
     )
 
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
-    E017 = (
-        "batch_size and max_batch_tokens must be positive and window_size, window_overlap not negative; "
-        "got batch_size={batch_size}, max_batch_tokens={max_batch_tokens}, window_size={window_size}, "
-        "window_overlap={window_overlap}."
-    )
     E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
     E019 = (
         "The '{name}' pipe has no labels. Pass them when adding it "
@@ -155,8 +150,34 @@ class Errors:
     E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
     E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."
 
+    # settings and the component (E024–E039)
+    E024 = "`{name}` must be {expected}; got {value!r}."
+    E025 = "Cannot write '{path}': {reason}. Pick a path in a folder you can write to."
+    E026 = (
+        "max_length={value} is more than the model can read: its {model_type} encoder has {limit} positions "
+        "(max_position_embeddings in its config). Set max_length to at most {limit}."
+    )
+    E027 = (
+        "window_overlap ({overlap}) must be smaller than the window: {budget} text tokens fit next to these "
+        "{n_labels} labels in max_length={max_length}, and a window that overlaps its successor by more would "
+        "never reach the end of a long text. Lower window_overlap, or raise max_length."
+    )
+    E028 = (
+        'device {value!r} is not usable here: {reason}. Use "" (follow spacy.prefer_gpu()), "cpu", or '
+        '"cuda:N" for a GPU this machine has.'
+    )
+    E029 = (
+        "The saved settings of the '{name}' pipe (its cfg file) are invalid: {reason} The file was edited or "
+        "written by another version: fix it, or save the pipeline again."
+    )
+    E030 = "The settings lack {keys}."
+
     W001 = (
         "A text was cut to {kept} of its {total} tokens so that the labels fit into max_length={max_length}. "
         "Raise max_length or use the spaCy component, which scores long texts in windows. "
         "(This warning is shown once.)"
+    )
+    W002 = (
+        "label_descriptions describes {keys}, which are not among the pipe's labels {labels}: these "
+        "descriptions are used only when such a label is given per call or per doc. Check the spelling."
     )

@@ -26,13 +26,15 @@ from typing import Any
 
 import torch
 
-from ..errors import Errors, GLiClassError, LabelError
+from ..errors import CheckpointError, Errors, GLiClassError, LabelError
 from .config import GLiClassConfig
 
 LABEL_MARKER = "<<LABEL>>"
 SEP_MARKER = "<<SEP>>"
 EXAMPLE_MARKER = "<<EXAMPLE>>"
 MARKERS = (LABEL_MARKER, SEP_MARKER, EXAMPLE_MARKER)
+# The files a transformers tokenizer is built from (fast tokenizer, WordPiece, SentencePiece, BPE).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spm.model", "sentencepiece.bpe.model", "vocab.json")
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,12 @@ class GLiClassProcessor:
         backbone_type = (config.encoder_config or {}).get("model_type", "")
         if backbone_type in ("modernbert", "roberta", "gpt2"):  # byte-level BPE (GLICLASS-UPSTREAM §2)
             kwargs["add_prefix_space"] = True
+        if not any((path / name).is_file() for name in TOKENIZER_FILES):
+            # Without them transformers falls back to config.json and blames its own version.
+            raise CheckpointError(Errors.E002.format(path=path, what=f"tokenizer files ({', '.join(TOKENIZER_FILES)})"))
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, **kwargs)
-        except (OSError, ValueError, TypeError) as err:
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad JSON
             raise GLiClassError(Errors.E003.format(path=path, reason=f"tokenizer files: {err}")) from err
         processor = cls(tokenizer, config, max_length=max_length)
         processor.check_special_tokens(path)
