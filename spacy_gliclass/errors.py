@@ -100,6 +100,25 @@ class Errors:
     E049 = "{name} must be at least 1; got {value}."
     E050 = "Unknown engine '{value}'. Use 'local' or 'ray'."
 
+    E051 = "The CSV header of '{path}' is {reason}. Save the file as UTF-8."
+    E052 = (
+        "The output '{output}' would overwrite the input ({what} '{path}' is the input file). Pick another output path."
+    )
+    E053 = (
+        "Cannot resume '{output}': the input '{input}' changed in the part the interrupted run already "
+        "annotated (its first {records} records, {n_bytes} bytes). Restore that input, or delete '{progress}' "
+        "to start over."
+    )
+    E054 = (
+        "Cannot resume '{output}': its progress file '{progress}' is corrupt ({reason}). Delete '{progress}' "
+        "and '{part}' to start over."
+    )
+    E055 = (
+        "Could not read labels from '{path}': {reason}. A labels file holds one label a line, or a JSON list "
+        "of strings."
+    )
+    E056 = "Pass labels with --labels or with --labels-file, not both."
+
     # PPO and training data (E060–E079)
     E060 = (
         "No training data for PPO. Set [data] train in the config to one or more JSONL files "

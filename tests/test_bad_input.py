@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import warnings
 
@@ -126,3 +127,96 @@ def test_missing_tokenizer_files_are_named_as_such(tiny_uni, tmp_path):
     with pytest.raises(CheckpointError, match="has no tokenizer files") as info:
         GLiClassModel.from_pretrained(bare)
     assert "upgrade" not in str(info.value)
+
+
+# -- annotate: inputs, outputs and resuming ---------------------------------------------------------
+def annotate(inp, out, model, **kwargs):
+    from spacy_gliclass.annotate import AnnotateSettings, annotate_corpus
+
+    return annotate_corpus(AnnotateSettings(input=inp, output=out, model=str(model), progress=False, **kwargs))
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
+
+
+def test_csv_records_are_cut_as_pythons_csv_cuts_them(tmp_path, saved_pipeline):
+    inp = tmp_path / "in.csv"
+    inp.write_text('id,text\n1,a 5" screen\n2,"quoted, with ""quotes"""\n3,third\n', encoding="utf8")
+    summary = annotate(inp, tmp_path / "out.jsonl", saved_pipeline)
+    assert [r["text"] for r in read_jsonl(tmp_path / "out.jsonl")] == ['a 5" screen', 'quoted, with "quotes"', "third"]
+    assert (summary.read, summary.written, summary.rejected) == (3, 3, 0)
+
+
+def test_csv_invalid_utf8_is_rejected_like_jsonl(tmp_path, saved_pipeline):
+    inp = tmp_path / "in.csv"
+    inp.write_bytes(b"id,text\n1,caf\xe9 au lait\n2,fine\n")
+    summary = annotate(inp, tmp_path / "out.jsonl", saved_pipeline)
+    rejects = read_jsonl(tmp_path / "out.jsonl.rejects.jsonl")
+    assert [(r["line"], r["reason"][:19]) for r in rejects] == [(2, "not valid UTF-8 (in")]
+    assert (summary.written, summary.rejected) == (1, 1)
+
+
+@pytest.fixture
+def never_load(monkeypatch):
+    """Fail the test if annotate gets as far as loading the model."""
+    from spacy_gliclass.annotate import runner
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the settings were checked")
+
+    monkeypatch.setattr(runner, "_make_engine", refuse)
+
+
+def test_bad_annotate_settings_fail_before_the_model_loads(tmp_path, saved_pipeline, never_load):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"text": "hello"}\n', encoding="utf8")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(GLiClassError, match="Cannot write .*out.jsonl"):
+        annotate(inp, tmp_path / "file" / "out.jsonl", saved_pipeline)
+    with pytest.raises(GLiClassError, match="would overwrite the input"):
+        annotate(inp, inp, saved_pipeline)
+    assert inp.read_text(encoding="utf8") == '{"text": "hello"}\n'
+    for threshold in (math.nan, 1.5):
+        with pytest.raises(GLiClassError, match="`threshold` must be a number between 0 and 1"):
+            annotate(inp, tmp_path / "out.jsonl", saved_pipeline, threshold=threshold)
+
+
+def interrupted(tmp_path, saved_pipeline, monkeypatch, n_records=6):
+    """An input and the output of a run killed after its first span (2 records) was committed."""
+    from spacy_gliclass.annotate.engine import Annotator
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"text": f"text number {i}"}) + "\n" for i in range(n_records)))
+    original, calls = Annotator.annotate, []
+
+    def dying(self, span):
+        calls.append(span)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, span)
+
+    monkeypatch.setattr(Annotator, "annotate", dying)
+    with pytest.raises(KeyboardInterrupt):
+        annotate(inp, tmp_path / "out.jsonl", saved_pipeline, batch_size=2)
+    monkeypatch.setattr(Annotator, "annotate", original)
+    return inp, tmp_path / "out.jsonl"
+
+
+def test_resume_refuses_an_input_edited_where_it_was_already_annotated(tmp_path, saved_pipeline, monkeypatch):
+    inp, out = interrupted(tmp_path, saved_pipeline, monkeypatch)
+    inp.write_text(inp.read_text().replace("text number 1", "text number X"))  # same size
+    with pytest.raises(GLiClassError, match="changed in the part the interrupted run already annotated"):
+        annotate(inp, out, saved_pipeline, batch_size=2, resume=True)
+    inp.write_text(inp.read_text().replace("text number 3", "text number 33"))  # not yet annotated: fine
+    inp.write_text(inp.read_text().replace("text number X", "text number 1"))
+    summary = annotate(inp, out, saved_pipeline, batch_size=2, resume=True)
+    assert [r["text"] for r in read_jsonl(out)][3] == "text number 33"
+    assert (summary.read, summary.resumed_from) == (6, 2)
+
+
+def test_resume_with_a_corrupt_progress_file_is_a_clear_error(tmp_path, saved_pipeline, monkeypatch):
+    inp, out = interrupted(tmp_path, saved_pipeline, monkeypatch)
+    (tmp_path / "out.jsonl.progress.json").write_text('{"records": 2, "sett')
+    with pytest.raises(GLiClassError, match="progress file .* is corrupt"):
+        annotate(inp, out, saved_pipeline, batch_size=2, resume=True)
