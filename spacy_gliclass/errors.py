@@ -146,6 +146,19 @@ class Errors:
         "Pass --start with the checkpoint the pipeline was trained from."
     )
 
+    E070 = "'{path}', line {line}: {reason}. Fix or remove that line."
+    E071 = (
+        "No dataset '{name}' in '{datasets_dir}': {path} does not exist. Check --datasets-dir and the names "
+        "in --datasets."
+    )
+    E072 = "'{path}' has no \"labels\" list of strings: the dataset's label set is what it is scored against."
+    E073 = "No datasets to evaluate. Pass one or more comma-separated names, e.g. --datasets sst2,ag_news."
+    E074 = (
+        "'{path}' has no rows, so dataset '{name}' cannot be scored (it would count as 0 in the average). "
+        "Fill its {split} split or leave it out."
+    )
+    E075 = "The PPO config '{path}' does not exist. Pass the path of a .cfg file, e.g. spacy_gliclass/training/ppo_default.cfg."
+
     # Speed: quantisation and the benchmark (E080–E089)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'
     E081 = (

@@ -295,8 +295,10 @@ def read_labels_file(path: Path) -> list[str]:
     that labels may contain commas."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise GLiClassError(Errors.E055.format(path=path, reason=err)) from err
+    except OSError as err:
+        raise GLiClassError(Errors.E055.format(path=path, reason=err.strerror)) from err
+    except UnicodeDecodeError as err:
+        raise GLiClassError(Errors.E055.format(path=path, reason=_utf8_problem(err))) from err
     if not text.lstrip().startswith("["):
         return [line.strip() for line in text.splitlines() if line.strip()]
     try:
