@@ -94,7 +94,7 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
             budget = min(processor.text_budget(group, settings.prompt) for group in groups)
             if settings.window_size > 0:
                 budget = min(budget, settings.window_size)
-            if settings.window_overlap >= budget:
+            if settings.window_overlap and settings.window_overlap >= budget:
                 raise GLiClassError(
                     Errors.E027.format(
                         overlap=settings.window_overlap,
