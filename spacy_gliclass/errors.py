@@ -67,7 +67,6 @@ class Errors:
         "not fit max_length={max_length}. Raise max_length, shorten the labels, or let the component "
         "score the labels in groups."
     )
-    E015 = "max_length must be at least {minimum}; got {value}."
 
     # annotate (E040–E059)
     E040 = "The input file '{path}' does not exist. Pass a JSONL, CSV, plain-text or .spacy file."
@@ -97,7 +96,6 @@ class Errors:
         "pip install 'spacy-gliclass[ray]' (or pip install 'ray[data]>=2.9')."
     )
     E048 = "The output must end in .jsonl or .spacy; got '{path}'."
-    E049 = "{name} must be at least 1; got {value}."
     E050 = "Unknown engine '{value}'. Use 'local' or 'ray'."
 
     E051 = "The CSV header of '{path}' is {reason}. Save the file as UTF-8."

@@ -93,6 +93,16 @@ def test_a_saved_pipeline_loads_after_its_source_checkpoint_is_deleted(tmp_path)
     numpy.testing.assert_array_equal(cats_matrix(loaded.pipe(TEXTS)), expected)
 
 
+def test_the_loading_config_decides_how_a_saved_pipe_runs(saved_pipeline):
+    """Device, max_length and quantisation come from the config, so a pipeline saved with
+    ``device = "cuda:0"`` can be loaded on a CPU with a config override."""
+    from spacy_gliclass.architectures import get_shim
+
+    nlp = spacy.load(saved_pipeline, config={"components.gliclass.max_length": 64})
+    shim = get_shim(nlp.get_pipe("gliclass").model)
+    assert shim.processor.max_length == shim.cfg["max_length"] == 64
+
+
 @pytest.mark.parametrize(
     "edit,match",
     [

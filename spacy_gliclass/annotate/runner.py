@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Errors, GLiClassError
-from ..validation import check_threshold, check_writable
+from ..validation import check_int, check_threshold, check_writable
 from .engine import Annotator, LocalEngine
 from .io import Source
 
@@ -204,8 +204,7 @@ def annotate_corpus(settings: AnnotateSettings) -> Summary:
 
     # Everything that can be checked without the model is checked before it loads.
     for name in ("batch_size", "workers"):
-        if getattr(settings, name) < 1:
-            raise GLiClassError(Errors.E049.format(name=name, value=getattr(settings, name)))
+        check_int(getattr(settings, name), name, 1)
     if settings.threshold is not None:
         check_threshold(settings.threshold)
     output_format = _OUTPUT_FORMATS.get(settings.output.suffix.lower())
