@@ -155,7 +155,10 @@ class Errors:
         "'{path}' has no rows, so dataset '{name}' cannot be scored (it would count as 0 in the average). "
         "Fill its {split} split or leave it out."
     )
-    E075 = "The PPO config '{path}' does not exist. Pass the path of a .cfg file, e.g. spacy_gliclass/training/ppo_default.cfg."
+    E075 = (
+        "The PPO config '{path}' does not exist. Pass the path of a .cfg file, e.g. "
+        "spacy_gliclass/training/ppo_default.cfg."
+    )
 
     # Speed: quantisation and the benchmark (E080–E089)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'
@@ -185,7 +188,7 @@ class Errors:
     E025 = "Cannot write '{path}': {reason}. Pick a path in a folder you can write to."
     E026 = (
         "max_length={value} is more than the model can read: its {model_type} encoder has {limit} positions "
-        "(max_position_embeddings in its config). Set max_length to at most {limit}."
+        "(from max_position_embeddings in its config). Set max_length to at most {limit}."
     )
     E027 = (
         "window_overlap ({overlap}) must be smaller than the window: {budget} text tokens fit next to these "
