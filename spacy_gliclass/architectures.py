@@ -27,10 +27,12 @@ from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, t
 from .errors import CheckpointError, Errors, GLiClassError
 from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
-from .modeling.model import is_hub_id
 from .modeling.safety import TOKENIZER_FILES, tokenizer_file
 
 QUANTIZE_OPTIONS = ("", "int8")
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+# Shim settings taken from the config of the pipe being loaded, not from its saved bytes.
+RUNTIME_KEYS = ("max_length", "device", "quantize", "head_lr_scale")
 # Where a serialized pipe's stored names come from, for error messages (spaCy hands us bytes only).
 SERIALIZED = "The serialized gliclass pipe (the `model` file of a saved pipeline)"
 
@@ -60,6 +62,26 @@ def fit_threads_to_process() -> None:
 
 
 _threads_fitted_in: int | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device of the ``device`` setting ("" = thinc's default, which follows
+    ``spacy.prefer_gpu()``), checked against this machine so that a typo fails at add_pipe."""
+    if not name:
+        return get_torch_default_device()
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        reason = f"spacy-gliclass runs on {', '.join(DEVICE_TYPES)}"
+    elif device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        reason = f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        reason = "MPS is not available on this machine"
+    else:
+        return device
+    raise GLiClassError(Errors.E028.format(value=name, reason=reason))
 
 
 def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
@@ -92,8 +114,9 @@ class GLiClassShim(PyTorchShim):
         super().__init__(None)
         if quantize not in QUANTIZE_OPTIONS:
             raise GLiClassError(Errors.E080.format(value=quantize))
-        if name and not Path(name).expanduser().is_dir() and not is_hub_id(name):
-            raise CheckpointError(Errors.E001.format(path=name))  # fail at add_pipe, not on first doc
+        # `name` is not looked at here: a saved pipeline is rebuilt from its own bytes, even when the
+        # checkpoint it was created from is gone. A missing checkpoint fails when it is first needed.
+        resolve_device(device)
         self.cfg = {
             "name": name,
             "max_length": max_length,
@@ -114,7 +137,7 @@ class GLiClassShim(PyTorchShim):
         return self._model is not None and self._model is not self._fp32
 
     def torch_device(self) -> torch.device:
-        return torch.device(self.cfg["device"]) if self.cfg["device"] else get_torch_default_device()
+        return resolve_device(self.cfg["device"])
 
     def ensure_loaded(self) -> GLiClassModel:
         if self._model is None:
@@ -123,7 +146,12 @@ class GLiClassShim(PyTorchShim):
         return self._model
 
     def _set(self, model: GLiClassModel, processor: GLiClassProcessor) -> None:
-        processor.max_length = int(self.cfg["max_length"])
+        max_length = int(self.cfg["max_length"])
+        limit = model.config.position_limit()
+        if limit is not None and max_length > limit[0]:
+            # Longer inputs would fail deep inside the encoder (or be cut there) on the first long text.
+            raise GLiClassError(Errors.E026.format(value=max_length, limit=limit[0], model_type=limit[1]))
+        processor.max_length = max_length
         model.to(self.torch_device())
         model.eval()
         self._fp32, self._model, self.processor = model, model, processor
@@ -160,8 +188,9 @@ class GLiClassShim(PyTorchShim):
         from safetensors.torch import load
 
         msg = srsly.msgpack_loads(bytes_data)
-        # The pipe's config decides quantisation (the saved weights are always fp32).
-        self.cfg = {**msg["cfg"], "quantize": self.cfg.get("quantize", ""), "head_lr_scale": self.cfg["head_lr_scale"]}
+        # The bytes hold the model and where it came from (`name`, never read again); how it runs
+        # (device, max_length, quantisation, learning rates) is the loading pipe's config.
+        self.cfg = {**msg["cfg"], **{key: self.cfg[key] for key in RUNTIME_KEYS}}
         config = GLiClassConfig.from_dict(json.loads(msg["config"]), source=SERIALIZED)
         with tempfile.TemporaryDirectory() as tmp:
             restore_tokenizer_files(Path(tmp), msg["tokenizer"])

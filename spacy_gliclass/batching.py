@@ -94,6 +94,15 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
             budget = min(processor.text_budget(group, settings.prompt) for group in groups)
             if settings.window_size > 0:
                 budget = min(budget, settings.window_size)
+            if settings.window_overlap and settings.window_overlap >= budget:
+                raise GLiClassError(
+                    Errors.E027.format(
+                        overlap=settings.window_overlap,
+                        budget=budget,
+                        n_labels=len(request.labels),
+                        max_length=processor.max_length,
+                    )
+                )
             blocks = [[] if processor.config.is_bi_encoder else processor.label_block(group) for group in groups]
             layouts[key] = (groups, budget, blocks)
         groups, budget, blocks = layouts[key]

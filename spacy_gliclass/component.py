@@ -10,8 +10,10 @@ Which labels a doc is scored against, first match wins: the ``labels`` argument 
 labels of the reference doc's gold ``cats`` (training), the pipe's ``labels``.
 """
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,15 +31,70 @@ from .architectures import get_shim
 from .errors import Errors, GLiClassError, LabelError
 from .modeling import validate_labels
 from .training.losses import LOSSES, compute_loss
+from .validation import check_float, check_int, check_threshold, check_type
 
 DOC_LABELS_EXTENSION = "gliclass_labels"
 AGGREGATIONS = ("max", "mean")
+CFG_KEYS = (
+    "labels",
+    "label_descriptions",
+    "exclusive_classes",
+    "threshold",
+    "prompt",
+    "batch_size",
+    "max_batch_tokens",
+    "window_size",
+    "window_overlap",
+    "aggregation",
+    "loss",
+    "focal_alpha",
+    "focal_gamma",
+)
 
 
 def install_extensions() -> None:
     """Register ``doc._.gliclass_labels`` (per-doc candidate labels) once; never forced."""
     if not Doc.has_extension(DOC_LABELS_EXTENSION):
         Doc.set_extension(DOC_LABELS_EXTENSION, default=None)
+
+
+def validate_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The pipe's settings, checked and normalised. The one check for both a new pipe and a loaded
+    one: a saved pipe's ``cfg`` file is plain JSON that spaCy's config validation never sees."""
+    missing = [key for key in CFG_KEYS if key not in cfg]
+    if missing:
+        raise GLiClassError(Errors.E030.format(keys=missing))
+    labels = check_type(cfg["labels"], "labels", list | tuple, "a list of strings")
+    labels = validate_labels(labels) if labels else []
+    descriptions = check_type(cfg["label_descriptions"], "label_descriptions", dict, "a dict of label → text")
+    if descriptions:
+        validate_labels(list(descriptions))
+        validate_labels(list(descriptions.values()))
+        unknown = [key for key in descriptions if key not in labels]
+        if labels and unknown:
+            warnings.warn(Errors.W002.format(keys=unknown, labels=labels), stacklevel=3)
+    for setting, supported in (("aggregation", AGGREGATIONS), ("loss", LOSSES)):
+        if cfg[setting] not in supported:
+            raise GLiClassError(Errors.E016.format(setting=setting, supported=supported, value=cfg[setting]))
+    window_size = check_int(cfg["window_size"], "window_size", 0)
+    window_overlap = check_int(cfg["window_overlap"], "window_overlap", 0)
+    if window_size and window_overlap >= window_size:
+        raise GLiClassError(Errors.E018.format(overlap=window_overlap, size=window_size))
+    return {
+        "labels": labels,
+        "label_descriptions": dict(descriptions),
+        "exclusive_classes": check_type(cfg["exclusive_classes"], "exclusive_classes", bool, "true or false"),
+        "threshold": check_threshold(cfg["threshold"]),
+        "prompt": check_type(cfg["prompt"], "prompt", str, "a string"),
+        "batch_size": check_int(cfg["batch_size"], "batch_size", 1),
+        "max_batch_tokens": check_int(cfg["max_batch_tokens"], "max_batch_tokens", 1),
+        "window_size": window_size,
+        "window_overlap": window_overlap,
+        "aggregation": cfg["aggregation"],
+        "loss": cfg["loss"],
+        "focal_alpha": check_float(cfg["focal_alpha"], "focal_alpha"),  # < 0 turns alpha off
+        "focal_gamma": check_float(cfg["focal_gamma"], "focal_gamma"),
+    }
 
 
 class GLiClassCategorizer(TrainablePipe):
@@ -65,44 +122,45 @@ class GLiClassCategorizer(TrainablePipe):
         scorer: Callable | None = None,
     ) -> None:
         install_extensions()
-        if aggregation not in AGGREGATIONS:
-            raise GLiClassError(Errors.E016.format(setting="aggregation", supported=AGGREGATIONS, value=aggregation))
-        if loss not in LOSSES:
-            raise GLiClassError(Errors.E016.format(setting="loss", supported=LOSSES, value=loss))
-        if batch_size < 1 or max_batch_tokens < 1 or window_size < 0 or window_overlap < 0:
-            raise GLiClassError(
-                Errors.E017.format(
-                    batch_size=batch_size,
-                    max_batch_tokens=max_batch_tokens,
-                    window_size=window_size,
-                    window_overlap=window_overlap,
-                )
-            )
-        if window_size and window_overlap >= window_size:
-            raise GLiClassError(Errors.E018.format(overlap=window_overlap, size=window_size))
-        descriptions = dict(label_descriptions or {})
-        if descriptions:
-            validate_labels(list(descriptions.values()))
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
         self._call_labels: list[str] | None = None
-        self.cfg: dict[str, Any] = {
-            "labels": validate_labels(labels) if labels else [],
-            "label_descriptions": descriptions,
-            "exclusive_classes": bool(exclusive_classes),
-            "threshold": float(threshold),
-            "prompt": prompt,
-            "batch_size": int(batch_size),
-            "max_batch_tokens": int(max_batch_tokens),
-            "window_size": int(window_size),
-            "window_overlap": int(window_overlap),
-            "aggregation": aggregation,
-            "loss": loss,
-            "focal_alpha": float(focal_alpha),
-            "focal_gamma": float(focal_gamma),
-        }
+        self.cfg: dict[str, Any] = validate_cfg(
+            {
+                "labels": labels,
+                "label_descriptions": dict(label_descriptions or {}),
+                "exclusive_classes": exclusive_classes,
+                "threshold": threshold,
+                "prompt": prompt,
+                "batch_size": batch_size,
+                "max_batch_tokens": max_batch_tokens,
+                "window_size": window_size,
+                "window_overlap": window_overlap,
+                "aggregation": aggregation,
+                "loss": loss,
+                "focal_alpha": focal_alpha,
+                "focal_gamma": focal_gamma,
+            }
+        )
+
+    # -- serialisation ------------------------------------------------------------------------
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> "GLiClassCategorizer":
+        super().from_bytes(bytes_data, exclude=exclude)
+        return self._check_loaded_cfg()
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "GLiClassCategorizer":
+        super().from_disk(path, exclude=exclude)
+        return self._check_loaded_cfg()
+
+    def _check_loaded_cfg(self) -> "GLiClassCategorizer":
+        """spaCy merges the saved ``cfg`` into ours unchecked: give it the checks a config gets."""
+        try:
+            self.cfg = validate_cfg(self.cfg)
+        except GLiClassError as err:
+            raise GLiClassError(Errors.E029.format(name=self.name, reason=err)) from err
+        return self
 
     # -- labels -------------------------------------------------------------------------------
     @property

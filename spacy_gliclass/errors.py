@@ -67,7 +67,6 @@ class Errors:
         "not fit max_length={max_length}. Raise max_length, shorten the labels, or let the component "
         "score the labels in groups."
     )
-    E015 = "max_length must be at least {minimum}; got {value}."
 
     # annotate (E040–E059)
     E040 = "The input file '{path}' does not exist. Pass a JSONL, CSV, plain-text or .spacy file."
@@ -97,8 +96,26 @@ class Errors:
         "pip install 'spacy-gliclass[ray]' (or pip install 'ray[data]>=2.9')."
     )
     E048 = "The output must end in .jsonl or .spacy; got '{path}'."
-    E049 = "{name} must be at least 1; got {value}."
     E050 = "Unknown engine '{value}'. Use 'local' or 'ray'."
+
+    E051 = "The CSV header of '{path}' is {reason}. Save the file as UTF-8."
+    E052 = (
+        "The output '{output}' would overwrite the input ({what} '{path}' is the input file). Pick another output path."
+    )
+    E053 = (
+        "Cannot resume '{output}': the input '{input}' changed in the part the interrupted run already "
+        "annotated (its first {records} records, {n_bytes} bytes). Restore that input, or delete '{progress}' "
+        "to start over."
+    )
+    E054 = (
+        "Cannot resume '{output}': its progress file '{progress}' is corrupt ({reason}). Delete '{progress}' "
+        "and '{part}' to start over."
+    )
+    E055 = (
+        "Could not read labels from '{path}': {reason}. A labels file holds one label a line, or a JSON list "
+        "of strings."
+    )
+    E056 = "Pass labels with --labels or with --labels-file, not both."
 
     # PPO and training data (E060–E079)
     E060 = (
@@ -125,6 +142,22 @@ class Errors:
     E069 = (
         "Cannot interpolate: the fine-tuned model and the start model '{start}' differ in {what}. "
         "Pass --start with the checkpoint the pipeline was trained from."
+    )
+
+    E070 = "'{path}', line {line}: {reason}. Fix or remove that line."
+    E071 = (
+        "No dataset '{name}' in '{datasets_dir}': {path} does not exist. Check --datasets-dir and the names "
+        "in --datasets."
+    )
+    E072 = "'{path}' has no \"labels\" list of strings: the dataset's label set is what it is scored against."
+    E073 = "No datasets to evaluate. Pass one or more comma-separated names, e.g. --datasets sst2,ag_news."
+    E074 = (
+        "'{path}' has no rows, so dataset '{name}' cannot be scored (it would count as 0 in the average). "
+        "Fill its {split} split or leave it out."
+    )
+    E075 = (
+        "The PPO config '{path}' does not exist. Pass the path of a .cfg file, e.g. "
+        "spacy_gliclass/training/ppo_default.cfg."
     )
 
     # Speed: quantisation and the benchmark (E080–E089)
@@ -169,11 +202,6 @@ class Errors:
     )
 
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
-    E017 = (
-        "batch_size and max_batch_tokens must be positive and window_size, window_overlap not negative; "
-        "got batch_size={batch_size}, max_batch_tokens={max_batch_tokens}, window_size={window_size}, "
-        "window_overlap={window_overlap}."
-    )
     E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
     E019 = (
         "The '{name}' pipe has no labels. Pass them when adding it "
@@ -185,8 +213,34 @@ class Errors:
     E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
     E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."
 
+    # settings and the component (E024–E039)
+    E024 = "`{name}` must be {expected}; got {value!r}."
+    E025 = "Cannot write '{path}': {reason}. Pick a path in a folder you can write to."
+    E026 = (
+        "max_length={value} is more than the model can read: its {model_type} encoder has {limit} positions "
+        "(from max_position_embeddings in its config). Set max_length to at most {limit}."
+    )
+    E027 = (
+        "window_overlap ({overlap}) must be smaller than the window: {budget} text tokens fit next to these "
+        "{n_labels} labels in max_length={max_length}, and a window that overlaps its successor by more would "
+        "never reach the end of a long text. Lower window_overlap, or raise max_length."
+    )
+    E028 = (
+        'device {value!r} is not usable here: {reason}. Use "" (follow spacy.prefer_gpu()), "cpu", or '
+        '"cuda:N" for a GPU this machine has.'
+    )
+    E029 = (
+        "The saved settings of the '{name}' pipe (its cfg file) are invalid: {reason} The file was edited or "
+        "written by another version: fix it, or save the pipeline again."
+    )
+    E030 = "The settings lack {keys}."
+
     W001 = (
         "A text was cut to {kept} of its {total} tokens so that the labels fit into max_length={max_length}. "
         "Raise max_length or use the spaCy component, which scores long texts in windows. "
         "(This warning is shown once.)"
+    )
+    W002 = (
+        "label_descriptions describes {keys}, which are not among the pipe's labels {labels}: these "
+        "descriptions are used only when such a label is given per call or per doc. Check the spelling."
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Errors, GLiClassError
+from .jsonl import read_jsonl
 
 
 @dataclass
@@ -26,19 +27,61 @@ class DatasetScore:
 
 
 def dataset_labels(datasets_dir: Path, name: str) -> list[str]:
-    info = json.loads((datasets_dir / name / "dataset_info.json").read_text())
-    return list(info["labels"])
+    """The label set of a dataset, from its ``dataset_info.json``."""
+    path = datasets_dir / name / "dataset_info.json"
+    if not path.is_file():
+        raise GLiClassError(Errors.E071.format(name=name, datasets_dir=datasets_dir, path=path))
+    try:
+        info = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, ValueError) as err:
+        raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
+    labels = info.get("labels") if isinstance(info, dict) else None
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        raise GLiClassError(Errors.E072.format(path=path))
+    return labels
 
 
 def read_rows(datasets_dir: Path, name: str, split: str = "test", n: int = 1000, seed: int = 0) -> list[dict]:
-    """A seeded sample of ``n`` rows of a split (all rows when n <= 0)."""
+    """A seeded sample of ``n`` rows of a split (all rows when n <= 0); every row needs a text and
+    its gold labels, and an empty split is refused rather than scored as 0."""
     path = datasets_dir / name / f"{split}.jsonl"
     if not path.is_file():
         raise GLiClassError(Errors.E020.format(split=split, name=name, path=path))
-    with path.open(encoding="utf8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = []
+    for line, row in read_jsonl(path):
+        text, labels = row.get("text"), row.get("labels")
+        if not isinstance(text, str):
+            reason = Errors.E024.format(name="text", expected="a string", value=text)
+        elif not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+            reason = Errors.E024.format(name="labels", expected="a non-empty list of strings", value=labels)
+        else:
+            rows.append(row)
+            continue
+        raise GLiClassError(Errors.E070.format(path=path, line=line, reason=reason.rstrip(".")))
+    if not rows:
+        raise GLiClassError(Errors.E074.format(path=path, name=name, split=split))
     random.Random(seed).shuffle(rows)
     return rows[:n] if n > 0 else rows
+
+
+@dataclass
+class EvalSet:
+    """A dataset's label set and its sampled test rows."""
+
+    name: str
+    labels: list[str]
+    rows: list[dict]
+
+
+def load_eval_sets(datasets_dir: Path, names: Sequence[str], n: int = 1000, seed: int = 0) -> list[EvalSet]:
+    """Every dataset read and checked up front: a typo or a bad row fails before the model loads,
+    not after hours of scoring the datasets before it."""
+    if not names:
+        raise GLiClassError(Errors.E073)
+    return [
+        EvalSet(name, dataset_labels(datasets_dir, name), read_rows(datasets_dir, name, "test", n, seed))
+        for name in names
+    ]
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str]) -> float:
@@ -51,18 +94,15 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str
     return sum(scores) / len(scores)
 
 
-def evaluate_zero_shot(
-    nlp, datasets_dir: Path, names: Sequence[str], n: int = 1000, seed: int = 0, pipe_name: str = "gliclass"
-) -> list[DatasetScore]:
+def evaluate_zero_shot(nlp, sets: Sequence[EvalSet], pipe_name: str = "gliclass") -> list[DatasetScore]:
     """Macro-F1 of ``nlp``'s gliclass pipe on each dataset, labels given per call."""
     results = []
-    for name in names:
-        labels = dataset_labels(datasets_dir, name)
-        rows = read_rows(datasets_dir, name, "test", n, seed)
+    for eval_set in sets:
+        labels, rows = eval_set.labels, eval_set.rows
         start = time.perf_counter()
         docs = nlp.pipe((r["text"] for r in rows), component_cfg={pipe_name: {"labels": labels}})
         predicted = [max(labels, key=doc.cats.__getitem__) for doc in docs]
         seconds = time.perf_counter() - start
         gold = [r["labels"][0] for r in rows]
-        results.append(DatasetScore(name, macro_f1(gold, predicted, labels), len(rows), len(labels), seconds))
+        results.append(DatasetScore(eval_set.name, macro_f1(gold, predicted, labels), len(rows), len(labels), seconds))
     return results

@@ -77,10 +77,9 @@ def make_gliclass(
     """Build the pipe. ``model``: a checkpoint dir, a Hub id, "" (embedded default) or a thinc Model."""
     from .architectures import create_gliclass_model
     from .component import GLiClassCategorizer
-    from .errors import Errors, GLiClassError
+    from .validation import check_int
 
-    if max_length < 16:
-        raise GLiClassError(Errors.E015.format(minimum=16, value=max_length))
+    check_int(max_length, "max_length", 16)  # the upper bound, the encoder's positions, is checked on load
     if isinstance(model, str):
         model = create_gliclass_model(
             name=model, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale

@@ -22,8 +22,9 @@ TINY_BACKBONE = {
 }
 
 
-def build_tiny(path: Path, seed: int = 0, **overrides) -> Path:
-    """Save a tiny random GLiClass checkpoint (embedded WordPiece tokenizer) at ``path``."""
+def build_tiny(path: Path, seed: int = 0, backbone: dict | None = None, **overrides) -> Path:
+    """Save a tiny random GLiClass checkpoint (embedded WordPiece tokenizer) at ``path``;
+    ``backbone`` overrides TINY_BACKBONE, ``overrides`` the GLiClass config."""
     import torch
     from transformers import AutoTokenizer, BertConfig
 
@@ -37,7 +38,7 @@ def build_tiny(path: Path, seed: int = 0, **overrides) -> Path:
     bi = overrides.get("architecture_type") == "bi-encoder"
     if not bi:
         tokenizer.add_tokens([LABEL_MARKER, SEP_MARKER, EXAMPLE_MARKER], special_tokens=True)
-    backbone = BertConfig(**{**TINY_BACKBONE, "vocab_size": len(tokenizer)}).to_dict()
+    backbone = BertConfig(**{**TINY_BACKBONE, **(backbone or {}), "vocab_size": len(tokenizer)}).to_dict()
     settings = {
         "encoder_config": backbone,
         "class_token_index": first,

@@ -55,6 +55,9 @@ def load_pipeline(model: str, labels: Sequence[str] | None) -> tuple[Language, s
         raise GLiClassError(Errors.E044.format(model=model))
     if not nlp.get_pipe(name).labels:
         raise GLiClassError(Errors.E043.format(model=model or "<embedded default>"))
+    from ..architectures import get_shim
+
+    get_shim(nlp.get_pipe(name).model).ensure_loaded()  # a bad checkpoint fails before any file is written
     return nlp, name
 
 

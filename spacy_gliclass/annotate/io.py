@@ -78,11 +78,17 @@ class Source:
         self._body = 0  # byte offset of the first record (after a CSV header)
         if self.format == "csv":
             with self.path.open("rb") as f:
-                first = f.readline()
-            row = next(csv.reader([first.decode("utf-8-sig", errors="replace")]), [])
+                _, _, end = next(_csv_records(f, 0, 1), (1, 0, 0))
+                f.seek(0)
+                first = f.read(end)
+            try:
+                text = first.decode("utf-8-sig")
+            except UnicodeDecodeError as err:
+                raise GLiClassError(Errors.E051.format(path=self.path, reason=_utf8_problem(err))) from err
+            row = next(csv.reader(io.StringIO(text, newline="")), [])
             if text_field not in row:
                 raise GLiClassError(Errors.E042.format(path=self.path, field=text_field, header=row))
-            self.header, self._body = row, len(first)
+            self.header, self._body = row, end
 
     # -- spans --------------------------------------------------------------------------------
     def _positions(self) -> Iterator[tuple[int, int, int]]:
@@ -117,6 +123,10 @@ class Source:
         if group:
             yield Span(index - len(group) + 1, group[0][2], group[0][0], group[-1][1], len(group))
 
+    def byte_end(self, span: Span) -> int:
+        """Where in the file the bytes of ``span``'s records end (a DocBin is one blob: its end)."""
+        return self.path.stat().st_size if self.format == "spacy" else span.end
+
     def count(self) -> int:
         """The number of records (for the progress bar's total)."""
         if self.format in ("jsonl", "txt"):
@@ -145,7 +155,7 @@ class Source:
             try:
                 text = raw.decode("utf-8").removesuffix("\r")
             except UnicodeDecodeError as err:
-                record.error, record.raw = f"not valid UTF-8 ({err.reason} at byte {err.start})", repr(raw)
+                record.error, record.raw = _utf8_problem(err), repr(raw)
                 records.append(record)
                 continue
             record.raw = text
@@ -182,11 +192,19 @@ class Source:
         for k, (first, start, end) in enumerate(_csv_records(io.BytesIO(data), 0, span.line)):
             if k == span.n:
                 break
-            chunk = data[start:end].decode("utf-8", errors="replace")
+            record = Record(span.index + k, first)
+            try:
+                chunk = data[start:end].decode("utf-8")
+            except UnicodeDecodeError as err:
+                record.error, record.raw = _utf8_problem(err), repr(data[start:end])
+                records.append(record)
+                continue
+            record.raw = chunk.rstrip("\r\n")
             rows = list(csv.reader(io.StringIO(chunk, newline="")))
-            record = Record(span.index + k, first, raw=chunk.rstrip("\r\n"))
-            if len(rows) != 1:
-                record.error = "malformed CSV record (unbalanced quotes?)"
+            if _ends_quoted(data[start:end]):
+                record.error = "malformed CSV record (a quoted field is never closed)"
+            elif len(rows) != 1:
+                record.error = "malformed CSV record"
             elif len(rows[0]) != len(self.header):
                 record.error = f"expected {len(self.header)} fields, got {len(rows[0])}"
             else:
@@ -220,19 +238,76 @@ def _check_text(record: Record, field: str) -> None:
         record.error = f"field {field!r} is empty"
 
 
+def _utf8_problem(err: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8 ({err.reason} at byte {err.start})"
+
+
 def _csv_records(f: Any, pos: int, line: int) -> Iterator[tuple[int, int, int]]:
-    """(first line, start byte, end byte) of each CSV record: physical lines grouped by quote parity
-    (RFC 4180 doubles quotes inside quoted fields, so a record ends where its quotes balance)."""
-    start, first, quotes = pos, line, 0
+    """(first line, start byte, end byte) of each CSV record, read the way Python's ``csv`` reads
+    them: a quote opens a quoted field only at the start of a field (``5" screen`` is plain text),
+    a doubled quote inside one is a quote, and a record ends at the first newline outside one."""
+    start, first, quoted = pos, line, False
     for raw in f:
-        quotes += raw.count(b'"')
+        if quoted or b'"' in raw:
+            quoted = _still_quoted(raw, quoted)
         pos += len(raw)
         line += 1
-        if quotes % 2 == 0:
+        if not quoted:
             yield first, start, pos
-            start, first, quotes = pos, line, 0
+            start, first = pos, line
     if pos > start:
         yield first, start, pos
+
+
+def _ends_quoted(data: bytes) -> bool:
+    """Whether a record runs to the end of the file inside a quoted field (csv would swallow the rest)."""
+    quoted = False
+    for raw in data.splitlines(keepends=True):
+        quoted = _still_quoted(raw, quoted)
+    return quoted
+
+
+def _still_quoted(raw: bytes, quoted: bool) -> bool:
+    """Whether a physical line that starts inside (``quoted``) or outside a quoted field ends inside one."""
+    field_start = not quoted
+    i, n = 0, len(raw)
+    while i < n:
+        char = raw[i : i + 1]
+        if quoted:
+            if char == b'"':
+                if raw[i + 1 : i + 2] == b'"':
+                    i += 1  # an escaped quote
+                else:
+                    quoted = False
+        elif char == b",":
+            field_start = True
+            i += 1
+            continue
+        elif char == b'"' and field_start:
+            quoted = True
+        field_start = False
+        i += 1
+    return quoted
+
+
+def read_labels_file(path: Path) -> list[str]:
+    """Labels from a file: a JSON list of strings, or one label a line (blank lines skipped), so
+    that labels may contain commas."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise GLiClassError(Errors.E055.format(path=path, reason=err.strerror)) from err
+    except UnicodeDecodeError as err:
+        raise GLiClassError(Errors.E055.format(path=path, reason=_utf8_problem(err))) from err
+    if not text.lstrip().startswith("["):
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise GLiClassError(Errors.E055.format(path=path, reason=f"invalid JSON: {err}")) from err
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise GLiClassError(Errors.E055.format(path=path, reason="the JSON is not a list of strings"))
+    return labels
 
 
 def output_line(record: Record, cats: dict[str, float], labels: list[str]) -> str:

@@ -11,6 +11,7 @@ uninterrupted one and writes the same bytes. The part file becomes OUTPUT with `
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Errors, GLiClassError
+from ..validation import check_int, check_threshold, check_writable
 from .engine import Annotator, LocalEngine
 from .io import Source
 
 _OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".spacy": "spacy"}
 # Settings a resumed run must share with the interrupted one (the engine and workers may change).
-_RESUME_KEYS = ("input", "input_size", "model", "labels", "threshold", "text_field", "batch_size")
+_RESUME_KEYS = ("input", "model", "labels", "threshold", "text_field", "batch_size")
 
 
 @dataclass
@@ -79,6 +81,30 @@ class _State:
     rejected: int = 0
     part_bytes: int = 0
     rejects_bytes: int = 0
+    input_bytes: int = 0  # the input bytes the committed records came from, and their sha256
+    input_sha256: str = ""
+
+
+class _InputDigest:
+    """sha256 of the input bytes annotated so far. ``--resume`` compares it with the committed one,
+    so an input edited after the interruption is refused instead of mixing old and new records
+    (records appended after the annotated part are fine: they are simply annotated next)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self._sha = hashlib.sha256()
+
+    def advance(self, end: int) -> None:
+        with self.path.open("rb") as f:
+            f.seek(self.size)
+            while self.size < end and (block := f.read(min(1 << 20, end - self.size))):
+                self._sha.update(block)
+                self.size += len(block)
+
+    @property
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 def _paths(output: Path) -> tuple[Path, Path, Path]:
@@ -92,11 +118,22 @@ def _write_state(path: Path, state: _State) -> None:
     os.replace(tmp, path)
 
 
-def _open_state(settings: AnnotateSettings, fingerprint: dict[str, Any]) -> _State:
+def _read_state(progress: Path, output: Path, part: Path) -> _State:
+    try:
+        state = _State(**json.loads(progress.read_text(encoding="utf8")))
+        counts = (state.records, state.written, state.rejected, state.part_bytes, state.rejects_bytes)
+        if not isinstance(state.settings, dict) or not all(isinstance(n, int) and n >= 0 for n in counts):
+            raise ValueError("unexpected values")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:  # TypeError: not the expected keys
+        raise GLiClassError(Errors.E054.format(output=output, progress=progress, reason=err, part=part)) from err
+    return state
+
+
+def _open_state(settings: AnnotateSettings, fingerprint: dict[str, Any], digest: _InputDigest) -> _State:
     """The committed state to continue from (resume), or a fresh one; files truncated to match."""
     part, progress, rejects = _paths(settings.output)
     if progress.is_file() and part.is_file():
-        state = _State(**json.loads(progress.read_text(encoding="utf8")))
+        state = _read_state(progress, settings.output, part)
         if not settings.resume:
             raise GLiClassError(
                 Errors.E045.format(output=settings.output, done=state.records, progress=progress, part=part)
@@ -112,12 +149,22 @@ def _open_state(settings: AnnotateSettings, fingerprint: dict[str, Any]) -> _Sta
                         progress=progress,
                     )
                 )
+        digest.advance(state.input_bytes)
+        if (digest.size, digest.hexdigest) != (state.input_bytes, state.input_sha256):
+            raise GLiClassError(
+                Errors.E053.format(
+                    output=settings.output,
+                    input=settings.input,
+                    records=state.records,
+                    n_bytes=state.input_bytes,
+                    progress=progress,
+                )
+            )
         for path, size in ((part, state.part_bytes), (rejects, state.rejects_bytes)):
             with path.open("ab") as f:
                 f.truncate(size)
         return state
-    state = _State(settings=fingerprint)
-    settings.output.parent.mkdir(parents=True, exist_ok=True)
+    state = _State(settings=fingerprint, input_sha256=digest.hexdigest)
     part.write_bytes(b"")
     rejects.write_bytes(b"")
     _write_state(progress, state)
@@ -155,16 +202,27 @@ def annotate_corpus(settings: AnnotateSettings) -> Summary:
     """Annotate ``settings.input`` into ``settings.output``; resumable, streaming, order-preserving."""
     from tqdm import tqdm
 
+    # Everything that can be checked without the model is checked before it loads.
     for name in ("batch_size", "workers"):
-        if getattr(settings, name) < 1:
-            raise GLiClassError(Errors.E049.format(name=name, value=getattr(settings, name)))
+        check_int(getattr(settings, name), name, 1)
+    if settings.threshold is not None:
+        check_threshold(settings.threshold)
     output_format = _OUTPUT_FORMATS.get(settings.output.suffix.lower())
     if output_format is None:
         raise GLiClassError(Errors.E048.format(path=settings.output))
     source = Source(settings.input, text_field=settings.text_field)
+    part, progress, rejects = _paths(settings.output)
+    for what, path in (
+        ("output", settings.output),
+        ("part file", part),
+        ("progress file", progress),
+        ("rejects file", rejects),
+    ):
+        if path.resolve() == settings.input.resolve():
+            raise GLiClassError(Errors.E052.format(output=settings.output, what=what, path=path))
+    check_writable(settings.output)
     fingerprint = {
         "input": str(settings.input.resolve()),
-        "input_size": settings.input.stat().st_size,
         "model": settings.model,
         "labels": settings.labels,
         "threshold": settings.threshold,
@@ -172,8 +230,8 @@ def annotate_corpus(settings: AnnotateSettings) -> Summary:
         "batch_size": settings.batch_size,
     }
     engine = _make_engine(settings, source, output_format)  # load the model before touching any file
-    part, progress, rejects = _paths(settings.output)
-    state = _open_state(settings, fingerprint)
+    digest = _InputDigest(settings.input)
+    state = _open_state(settings, fingerprint, digest)
     resumed_from = state.records
     started = time.perf_counter()
     bar = tqdm(total=source.count(), initial=state.records, unit="doc", disable=not settings.progress, smoothing=0.1)
@@ -188,6 +246,8 @@ def annotate_corpus(settings: AnnotateSettings) -> Summary:
             state.written += result.written
             state.rejected += result.rejected
             state.part_bytes, state.rejects_bytes = out.tell(), rej.tell()
+            digest.advance(source.byte_end(result.span))
+            state.input_bytes, state.input_sha256 = digest.size, digest.hexdigest
             _write_state(progress, state)
             bar.update(result.span.n)
     if output_format == "spacy":

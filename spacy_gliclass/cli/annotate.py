@@ -13,6 +13,9 @@ def annotate(
     output_path: Annotated[Path, typer.Argument(help="Output: .jsonl (input record + cats + labels) or .spacy.")],
     model: str = typer.Option("", help="Saved spaCy pipeline dir, GLiClass checkpoint dir, or empty (default)."),
     labels: str = typer.Option("", help="Comma-separated labels; required unless the pipeline has labels."),
+    labels_file: Path | None = typer.Option(
+        None, help="Labels from a file instead: one a line, or a JSON list (for labels with commas)."
+    ),
     threshold: float | None = typer.Option(None, help="Score from which a label is assigned (default: the pipe's)."),
     text_field: str = typer.Option("text", help="JSONL key / CSV column holding the text."),
     batch_size: int = typer.Option(64, help="Records per nlp.pipe call and per commit (keep it when resuming)."),
@@ -27,13 +30,17 @@ def annotate(
 ) -> None:
     """Annotate a corpus with a gliclass pipeline: streaming, order-preserving and resumable."""
     from ..annotate import AnnotateSettings, annotate_corpus
-    from ..errors import GLiClassError
+    from ..annotate.io import read_labels_file
+    from ..errors import Errors, GLiClassError
 
+    if labels and labels_file is not None:
+        raise GLiClassError(Errors.E056)
+    chosen = read_labels_file(labels_file) if labels_file is not None else labels.split(",")
     settings = AnnotateSettings(
         input=input_path,
         output=output_path,
         model=model,
-        labels=[label.strip() for label in labels.split(",") if label.strip()] or None,
+        labels=[label.strip() for label in chosen if label.strip()] or None,
         threshold=threshold,
         text_field=text_field,
         batch_size=batch_size,
@@ -44,9 +51,4 @@ def annotate(
         resume=resume,
         progress=progress,
     )
-    try:
-        summary = annotate_corpus(settings)
-    except GLiClassError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
-    typer.echo(str(summary))
+    typer.echo(str(annotate_corpus(settings)))

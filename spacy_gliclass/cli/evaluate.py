@@ -24,15 +24,19 @@ def evaluate(
     """Score a model zero-shot on datasets it never trained on."""
     import spacy
 
-    from ..evaluation import evaluate_zero_shot
+    from ..evaluation import evaluate_zero_shot, load_eval_sets
+    from ..validation import check_writable
 
+    # The data and the output path are checked before the model loads and the scoring starts.
+    sets = load_eval_sets(datasets_dir, [x.strip() for x in datasets.split(",") if x.strip()], n=n, seed=seed)
+    if output:
+        check_writable(output)
     if model and (Path(model) / "config.cfg").is_file():
         nlp = spacy.load(model)
     else:
         nlp = spacy.blank("en")
         nlp.add_pipe("gliclass", config={"model": model})
-    names = [x.strip() for x in datasets.split(",") if x.strip()]
-    results = evaluate_zero_shot(nlp, datasets_dir, names, n=n, seed=seed)
+    results = evaluate_zero_shot(nlp, sets)
     typer.echo(f"{'dataset':24} {'macro-F1':>8} {'rows':>6} {'labels':>6} {'docs/s':>7}")
     for r in results:
         typer.echo(f"{r.name:24} {r.macro_f1:8.3f} {r.n_rows:6d} {r.n_labels:6d} {r.n_rows / r.seconds:7.1f}")

@@ -78,6 +78,8 @@ ARCHITECTURES = ("uni-encoder", "bi-encoder")
 POOLINGS = ("first", "last", "avg", "max", "sum", "rms", "abs_max", "abs_avg", "pass")
 SCORERS = ("simple", "mlp", "weighted-dot", "hopfield", "cross-attn")
 CLASS_TOKEN_POOLINGS = ("first", "average")
+# Backbones whose position ids start after the padding id (transformers' create_position_ids_from_input_ids).
+OFFSET_POSITION_TYPES = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod")
 
 
 class GLiClassConfig:
@@ -161,6 +163,25 @@ class GLiClassConfig:
     @property
     def is_bi_encoder(self) -> bool:
         return self.architecture_type == "bi-encoder"
+
+    def position_limit(self) -> tuple[int, str] | None:
+        """(most tokens the backbone(s) can read, the backbone's model_type); None if unbounded.
+
+        BERT-like encoders have one learned position per token, ``max_position_embeddings`` of
+        them; RoBERTa-like ones start counting after the padding id, so two fewer are usable;
+        DeBERTa-v2 without ``position_biased_input`` uses relative positions only (no limit)."""
+        limits = []
+        for backbone in (self.encoder_config, self.label_model_config):
+            if not backbone or backbone.get("max_position_embeddings") is None:
+                continue
+            model_type = backbone.get("model_type", "")
+            limit = int(backbone["max_position_embeddings"])
+            if model_type.startswith("deberta") and not backbone.get("position_biased_input", True):
+                continue
+            if model_type in OFFSET_POSITION_TYPES:
+                limit -= int(backbone.get("pad_token_id", 1)) + 1
+            limits.append((limit, model_type))
+        return min(limits) if limits else None
 
     def backbone_config(self, which: str = "encoder_config") -> Any:
         """The transformers config object of the text backbone (or of the label encoder)."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..errors import Errors, GLiClassError, LabelError
+from ..errors import CheckpointError, Errors, GLiClassError, LabelError
 from .config import GLiClassConfig
 from .safety import check_tokenizer_config
 
@@ -34,6 +34,8 @@ LABEL_MARKER = "<<LABEL>>"
 SEP_MARKER = "<<SEP>>"
 EXAMPLE_MARKER = "<<EXAMPLE>>"
 MARKERS = (LABEL_MARKER, SEP_MARKER, EXAMPLE_MARKER)
+# The files a transformers tokenizer is built from (fast tokenizer, WordPiece, SentencePiece, BPE).
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "spm.model", "sentencepiece.bpe.model", "vocab.json")
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,15 @@ class GLiClassProcessor:
         backbone_type = (config.encoder_config or {}).get("model_type", "")
         if backbone_type in ("modernbert", "roberta", "gpt2"):  # byte-level BPE (GLICLASS-UPSTREAM §2)
             kwargs["add_prefix_space"] = True
+        if not any((path / name).is_file() for name in VOCABULARY_FILES):
+            # Without them transformers falls back to config.json and blames its own version.
+            raise CheckpointError(Errors.E002.format(path=path, what=f"tokenizer files ({', '.join(VOCABULARY_FILES)})"))
         check_tokenizer_config(path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(
                 str(path), local_files_only=True, trust_remote_code=False, **kwargs
             )
-        except (OSError, ValueError, TypeError) as err:
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad JSON
             raise GLiClassError(Errors.E003.format(path=path, reason=f"tokenizer files: {err}")) from err
         processor = cls(tokenizer, config, max_length=max_length)
         processor.check_special_tokens(path)

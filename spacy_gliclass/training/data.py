@@ -25,6 +25,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from ..errors import Errors, GLiClassError
+from ..jsonl import read_jsonl
 
 
 def _labels_of(row: dict[str, Any]) -> list[str]:
@@ -38,8 +39,7 @@ def load_dataset(datasets_dir: Path, name: str, split: str, max_rows: int, seed:
     path = folder / f"{split}.jsonl"
     if not path.is_file():
         raise GLiClassError(Errors.E066.format(name=name, datasets_dir=datasets_dir, path=path))
-    with path.open(encoding="utf8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [row for _, row in read_jsonl(path)]
     if max_rows and len(rows) > max_rows:
         keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(rows)), max_rows))
         rows = [rows[i] for i in keep]

@@ -32,8 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import Errors, GLiClassError
+from ..jsonl import read_jsonl
 from ..memory import trim_heap
 from ..modeling import GLiClassModel, GLiClassProcessor
+from ..validation import check_float, check_int, check_type
 from . import rewards as _rewards  # noqa: F401 - registers the reward functions
 from .rewards import UNJUDGED, RewardFn, combine_rewards
 
@@ -110,15 +112,26 @@ class PPOExample:
 
 def _dataset_labels(path: Path) -> list[str] | None:
     info = path.parent / "dataset_info.json"
-    if info.is_file():
-        return list(json.loads(info.read_text(encoding="utf8")).get("labels") or []) or None
-    return None
+    if not info.is_file():
+        return None
+    try:
+        data = json.loads(info.read_text(encoding="utf8"))
+    except (OSError, ValueError) as err:
+        raise GLiClassError(Errors.E003.format(path=info, reason=err)) from err
+    if not isinstance(data, dict):
+        raise GLiClassError(Errors.E003.format(path=info, reason="not a JSON object"))
+    return _as_list(data.get("labels"), f"labels in {info}") or None
 
 
-def _as_list(value: Any) -> list[str]:
+def _as_list(value: Any, key: str) -> list[str]:
+    """A row's label field as a list; anything but strings is refused (``1`` and ``null`` are not
+    the labels "1" and "None")."""
     if value is None:
         return []
-    return [value] if isinstance(value, str) else [str(x) for x in value]
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(x, str) for x in values):
+        raise GLiClassError(Errors.E024.format(name=key, expected="a string or a list of strings", value=value))
+    return values
 
 
 def row_to_example(row: dict[str, Any], label_set: Sequence[str] | None) -> PPOExample:
@@ -129,14 +142,15 @@ def row_to_example(row: dict[str, Any], label_set: Sequence[str] | None) -> PPOE
     text = str(row.get("text", ""))
     feedback = "accepted" in row or "rejected" in row
     if feedback:
-        accepted, rejected = _as_list(row.get("accepted")), _as_list(row.get("rejected"))
-        shown = _as_list(row.get("labels"))
-        candidates = _as_list(row.get("all_labels")) or list(label_set or []) or shown
+        accepted, rejected = _as_list(row.get("accepted"), "accepted"), _as_list(row.get("rejected"), "rejected")
+        shown = _as_list(row.get("labels"), "labels")
+        candidates = _as_list(row.get("all_labels"), "all_labels") or list(label_set or []) or shown
         candidates = list(dict.fromkeys([*candidates, *shown, *accepted, *rejected]))
         judge = {**{x: 0.0 for x in rejected}, **{x: 1.0 for x in accepted}}
         return PPOExample(text, candidates, [judge.get(x, UNJUDGED) for x in candidates])
-    gold = set(_as_list(row.get("labels", row.get("true_labels"))))
-    candidates = _as_list(row.get("all_labels")) or list(label_set or [])
+    gold_key = "labels" if "labels" in row else "true_labels"
+    gold = set(_as_list(row.get(gold_key), gold_key))
+    candidates = _as_list(row.get("all_labels"), "all_labels") or list(label_set or [])
     candidates = list(dict.fromkeys([*candidates, *sorted(gold)]))
     return PPOExample(text, candidates, [1.0 if x in gold else 0.0 for x in candidates])
 
@@ -153,11 +167,12 @@ def read_ppo_examples(paths: str | Sequence[str], max_rows: int = 0) -> list[PPO
         if not path.is_file():
             raise GLiClassError(Errors.E061.format(path=path))
         label_set = _dataset_labels(path)
-        with path.open(encoding="utf8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-        if max_rows:
-            rows = rows[:max_rows]
-        examples.extend(row_to_example(row, label_set) for row in rows)
+        rows = read_jsonl(path)
+        for line, row in rows[:max_rows] if max_rows else rows:
+            try:
+                examples.append(row_to_example(row, label_set))
+            except GLiClassError as err:
+                raise GLiClassError(Errors.E070.format(path=path, line=line, reason=str(err).rstrip("."))) from err
     examples = [eg for eg in examples if eg.text and eg.labels]
     if not examples:
         raise GLiClassError(Errors.E062.format(paths=list(paths)))
@@ -186,11 +201,40 @@ class PPOConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
+        """The ``[training]`` section, each value checked against its field's type and range."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise GLiClassError(Errors.E063.format(keys=unknown, known=sorted(known)))
-        return cls(**values)
+        checked: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            name, value = f"training.{f.name}", values[f.name]
+            if isinstance(f.default, bool):
+                checked[f.name] = check_type(value, name, bool, "true or false")
+            elif isinstance(f.default, int):
+                checked[f.name] = check_int(value, name, _MINIMUMS.get(f.name, 0))
+            else:
+                checked[f.name] = check_float(value, name, _MINIMUMS.get(f.name, -math.inf))
+        return cls(**checked)
+
+
+# Least values of the [training] settings; the rest are ≥ 0 (integers) or any number (max_grad_norm ≤ 0
+# turns clipping off).
+_MINIMUMS: dict[str, float] = {
+    "max_steps": 1,
+    "batch_size": 1,
+    "inner_epochs": 1,
+    "log_every": 1,
+    "clip": 0.0,
+    "kl_beta": 0.0,
+    "entropy_beta": 0.0,
+    "encoder_lr": 0.0,
+    "head_lr": 0.0,
+    "weight_decay": 0.0,
+    "value_lr": 0.0,
+}
 
 
 def is_encoder_param(name: str) -> bool:
@@ -352,6 +396,8 @@ class PPOTrainer:
 def load_ppo_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Any:
     from spacy.util import load_config
 
+    if not Path(path).is_file():
+        raise GLiClassError(Errors.E075.format(path=path))
     return load_config(Path(path), overrides=overrides or {}, interpolate=True)
 
 
@@ -385,7 +431,7 @@ def train_ppo(
     import spacy
 
     output_dir = Path(output_dir)
-    seed = int(config.get("system", {}).get("seed", 0))
+    seed = check_int(config.get("system", {}).get("seed", 0), "system.seed")
     model_cfg = dict(config.get("model") or {})
     data_cfg = dict(config.get("data") or {})
     train_cfg = {**dict(config.get("training") or {}), "seed": seed}
@@ -393,8 +439,9 @@ def train_ppo(
     random.seed(seed)
     torch.manual_seed(seed)
     rewards, weights = resolve_rewards(config)
-    examples = read_ppo_examples(data_cfg.get("train", ""), int(data_cfg.get("max_rows", 0)))
-    model, processor = load_start_model(str(model_cfg.get("checkpoint", "")), int(model_cfg.get("max_length", 256)))
+    examples = read_ppo_examples(data_cfg.get("train", ""), check_int(data_cfg.get("max_rows", 0), "data.max_rows"))
+    max_length = check_int(model_cfg.get("max_length", 256), "model.max_length", 16)
+    model, processor = load_start_model(str(model_cfg.get("checkpoint", "")), max_length)
     trainer = PPOTrainer(model, processor, rewards, weights, ppo_config)
     start = time.perf_counter()
     if log:
