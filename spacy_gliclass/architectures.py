@@ -27,12 +27,13 @@ from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, t
 from .errors import CheckpointError, Errors, GLiClassError
 from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
+from .modeling.delta import add_lora, has_lora
 from .modeling.safety import TOKENIZER_FILES, tokenizer_file
 
 QUANTIZE_OPTIONS = ("", "int8")
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 # Shim settings taken from the config of the pipe being loaded, not from its saved bytes.
-RUNTIME_KEYS = ("max_length", "device", "quantize", "head_lr_scale")
+RUNTIME_KEYS = ("max_length", "device", "quantize", "head_lr_scale", "lora_rank", "label_template")
 # Where a serialized pipe's stored names come from, for error messages (spaCy hands us bytes only).
 SERIALIZED = "The serialized gliclass pipe (the `model` file of a saved pipeline)"
 
@@ -84,12 +85,21 @@ def resolve_device(name: str) -> torch.device:
     raise GLiClassError(Errors.E028.format(value=name, reason=reason))
 
 
-def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
-    """A checkpoint directory or Hub id, or (empty name) the embedded default bi-encoder."""
-    if not name:
-        from .modeling.defaults import build_embedding_bi_encoder
+def is_delta_file(name: str) -> bool:
+    return name.endswith(".safetensors") and Path(name).expanduser().is_file()
 
-        return build_embedding_bi_encoder(max_length=max_length)
+
+def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
+    """The embedded models ("" = the trained default, "floor" = the untrained embedding model), a
+    model delta file (``.safetensors``) on top of the floor, a checkpoint directory, or a Hub id."""
+    from .modeling import defaults
+
+    if not name:
+        return defaults.build_release_model(max_length=max_length)
+    if name == defaults.FLOOR:
+        return defaults.build_embedding_bi_encoder(max_length=max_length)
+    if is_delta_file(name):
+        return defaults.build_from_delta(Path(name).expanduser(), max_length=max_length)
     return GLiClassModel.from_pretrained(name, max_length=max_length)
 
 
@@ -105,11 +115,30 @@ def restore_tokenizer_files(folder: Path, files: Any) -> None:
         path.write_bytes(files[name])
 
 
+def set_label_template(model: GLiClassModel, template: str) -> None:
+    """Make a bi-encoder read each label through ``template`` (e.g. "This text is about {label}.")."""
+    if not model.config.is_bi_encoder:
+        raise GLiClassError(Errors.E115)
+    try:
+        template.format(label="x")
+    except (KeyError, IndexError, ValueError) as err:
+        raise GLiClassError(Errors.E116.format(template=template)) from err
+    model.config.label_template = template
+    model.clear_label_cache()
+
+
 class GLiClassShim(PyTorchShim):
     """Holds the torch model and its processor; loads them on first use."""
 
     def __init__(
-        self, name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+        self,
+        name: str = "",
+        max_length: int = 512,
+        device: str = "",
+        quantize: str = "",
+        head_lr_scale: float = 1.0,
+        lora_rank: int = 0,
+        label_template: str = "",
     ) -> None:
         super().__init__(None)
         if quantize not in QUANTIZE_OPTIONS:
@@ -123,6 +152,8 @@ class GLiClassShim(PyTorchShim):
             "device": device,
             "quantize": quantize,
             "head_lr_scale": head_lr_scale,
+            "lora_rank": int(lora_rank),
+            "label_template": label_template,
         }
         self.processor: GLiClassProcessor | None = None
         # The fp32 model: what is saved and trained. `_model` is it, or its int8 copy (quantize="int8").
@@ -142,6 +173,8 @@ class GLiClassShim(PyTorchShim):
     def ensure_loaded(self) -> GLiClassModel:
         if self._model is None:
             model, processor = load_checkpoint(self.cfg["name"], int(self.cfg["max_length"]))
+            if self.cfg.get("label_template"):
+                set_label_template(model, self.cfg["label_template"])
             self._set(model, processor)
         return self._model
 
@@ -159,6 +192,14 @@ class GLiClassShim(PyTorchShim):
             if self.torch_device().type != "cpu":
                 raise GLiClassError(Errors.E081.format(device=str(self.torch_device())))
             self._model = quantize_int8(model)
+
+    def prepare_training(self) -> None:
+        """With ``lora_rank`` > 0, train low-rank updates of the encoder only (added once, on the
+        first training step; saved pipelines hold the merged weights, so inference never pays)."""
+        rank = int(self.cfg.get("lora_rank") or 0)
+        model = self.fp32_model()
+        if rank > 0 and not has_lora(model.encoder_model):
+            add_lora(model.encoder_model, rank)
 
     def fp32_model(self) -> GLiClassModel:
         """The full-precision model (what is saved, even when the pipe runs int8)."""
@@ -242,6 +283,8 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
     torch_model = shim.ensure_loaded()
     if is_train and shim.is_quantized:
         raise GLiClassError(Errors.E082)
+    if is_train:
+        shim.prepare_training()
     if torch_model.training != is_train:
         torch_model.train(is_train)
     if is_train:
@@ -251,12 +294,28 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
 
 
 def create_gliclass_model(
-    name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+    name: str = "",
+    max_length: int = 512,
+    device: str = "",
+    quantize: str = "",
+    head_lr_scale: float = 1.0,
+    lora_rank: int = 0,
+    label_template: str = "",
 ) -> Model:
-    """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, or empty.
-    ``quantize="int8"``: run the linear layers as dynamic int8 on the CPU (opt-in, lossy); the
-    weights the pipe saves stay fp32."""
-    shim = GLiClassShim(name=name, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale)
+    """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, "floor",
+    a delta file, or empty (the default). ``quantize="int8"``: run the linear layers as dynamic
+    int8 on the CPU (opt-in, lossy); the weights the pipe saves stay fp32. ``lora_rank`` > 0:
+    training updates low-rank adapters of the encoder (and the heads) only. ``label_template``:
+    what a bi-encoder reads for each label (default: the model's own)."""
+    shim = GLiClassShim(
+        name=name,
+        max_length=max_length,
+        device=device,
+        quantize=quantize,
+        head_lr_scale=head_lr_scale,
+        lora_rank=lora_rank,
+        label_template=label_template,
+    )
     return Model("gliclass", _forward, shims=[shim], attrs={"name": name})
 
 

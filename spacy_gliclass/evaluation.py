@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import Errors, GLiClassError
 from .jsonl import read_jsonl
 
@@ -24,6 +26,7 @@ class DatasetScore:
     n_rows: int
     n_labels: int
     seconds: float
+    macro_f1_prior_corrected: float | None = None
 
 
 def dataset_labels(datasets_dir: Path, name: str) -> list[str]:
@@ -94,15 +97,39 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str
     return sum(scores) / len(scores)
 
 
-def evaluate_zero_shot(nlp, sets: Sequence[EvalSet], pipe_name: str = "gliclass") -> list[DatasetScore]:
-    """Macro-F1 of ``nlp``'s gliclass pipe on each dataset, labels given per call."""
+def correct_label_priors(scores: np.ndarray) -> np.ndarray:
+    """Transductive label-prior correction: each label's logit minus its mean over the corpus.
+
+    A zero-shot model prefers some label names whatever the text (a generic name sits closer to
+    every text); subtracting each label's mean logit over the texts being classified removes
+    that preference. It needs the whole corpus first, so it is opt-in and reported separately."""
+    probs = np.clip(scores.astype("float64"), 1e-7, 1 - 1e-7)
+    logits = np.log(probs / (1 - probs))
+    return logits - logits.mean(axis=0, keepdims=True)
+
+
+def evaluate_zero_shot(
+    nlp, sets: Sequence[EvalSet], pipe_name: str = "gliclass", prior_correction: bool = False
+) -> list[DatasetScore]:
+    """Macro-F1 of ``nlp``'s gliclass pipe on each dataset, labels given per call; with
+    ``prior_correction``, also the macro-F1 after :func:`correct_label_priors` over the sample."""
     results = []
     for eval_set in sets:
         labels, rows = eval_set.labels, eval_set.rows
         start = time.perf_counter()
         docs = nlp.pipe((r["text"] for r in rows), component_cfg={pipe_name: {"labels": labels}})
-        predicted = [max(labels, key=doc.cats.__getitem__) for doc in docs]
+        scores = np.array([[doc.cats[label] for label in labels] for doc in docs])
         seconds = time.perf_counter() - start
         gold = [r["labels"][0] for r in rows]
-        results.append(DatasetScore(eval_set.name, macro_f1(gold, predicted, labels), len(rows), len(labels), seconds))
+        result = DatasetScore(
+            eval_set.name,
+            macro_f1(gold, [labels[k] for k in scores.argmax(1)], labels),
+            len(rows),
+            len(labels),
+            seconds,
+        )
+        if prior_correction:
+            corrected = correct_label_priors(scores).argmax(1)
+            result.macro_f1_prior_corrected = macro_f1(gold, [labels[k] for k in corrected], labels)
+        results.append(result)
     return results

@@ -107,14 +107,28 @@ def make_gliclass(
 
 @registry.architectures("spacy-gliclass.GLiClassModel.v1")
 def create_gliclass_model_v1(
-    name: str = "", max_length: int = 512, device: str = "", quantize: str = "", head_lr_scale: float = 1.0
+    name: str = "",
+    max_length: int = 512,
+    device: str = "",
+    quantize: str = "",
+    head_lr_scale: float = 1.0,
+    lora_rank: int = 0,
+    label_template: str = "",
 ) -> Model:
     """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, or "" = default).
-    ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the CPU; lossy, inference-only)."""
+    ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the CPU; lossy, inference-only).
+    ``lora_rank`` > 0: training moves low-rank adapters of the encoder and the heads only.
+    ``label_template``: what a bi-encoder reads for a label, e.g. "This text is about {label}."."""
     from .architectures import create_gliclass_model
 
     return create_gliclass_model(
-        name=name, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale
+        name=name,
+        max_length=max_length,
+        device=device,
+        quantize=quantize,
+        head_lr_scale=head_lr_scale,
+        lora_rank=lora_rank,
+        label_template=label_template,
     )
 
 

@@ -1,4 +1,5 @@
-"""The embedded default (all-MiniLM-L6-v2 embedding similarity) classifies real text zero-shot."""
+"""The embedded models classify real text: the shipped default (trained, calibrated) and the floor
+(all-MiniLM-L6-v2 embedding similarity, untrained)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,21 @@ def first_rows_per_label(name: str, per_label: int) -> tuple[list[str], list[dic
     return labels, [row for rows in taken.values() for row in rows]
 
 
-@pytest.fixture(scope="module")
-def nlp():
+@pytest.fixture(scope="module", params=["", "floor"], ids=["default", "floor"])
+def nlp(request):
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass")  # no labels in the config: they come per call below
+    nlp.add_pipe("gliclass", config={"model": request.param})  # no labels: they come per call below
     return nlp
+
+
+def test_the_default_model_gets_the_demo_samples_right_by_a_clear_margin():
+    from spacy_gliclass.cli.demo import LABELS, SAMPLES
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliclass", config={"labels": LABELS})
+    for doc, expected in zip(nlp.pipe(SAMPLES), LABELS, strict=True):  # one sample per label, in order
+        runner_up = max(v for k, v in doc.cats.items() if k != expected)
+        assert doc.cats[expected] >= 2 * runner_up, (doc.text, doc.cats)
 
 
 @pytest.mark.parametrize("name,per_label,minimum", [("ag_news", 6, 0.5), ("snips", 4, 0.45), ("sst2", 10, 0.6)])

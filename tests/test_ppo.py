@@ -211,3 +211,17 @@ def test_cli_writes_checkpoint_and_pipeline(tiny_bi, tmp_path):
     assert set(doc.cats) == set(LABELS)
     assert all(0.0 <= v <= 1.0 for v in doc.cats.values())
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
+
+
+def test_rewards_are_reachable_from_a_config_through_entry_points():
+    """A config can name the rewards after a plain `import spacy` (spacy_misc entry points)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, spacy\n"
+        "assert 'spacy_gliclass.training.rewards' not in sys.modules\n"
+        "for name in ('f1_reward', 'accuracy_reward', 'feedback_reward'):\n"
+        "    assert callable(spacy.util.registry.misc.get(f'spacy-gliclass.{name}.v1')())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

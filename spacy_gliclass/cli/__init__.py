@@ -9,6 +9,8 @@ import typer
 from ..errors import GLiClassError
 from .annotate import annotate
 from .benchmark import benchmark
+from .calibrate import calibrate
+from .delta import delta
 from .demo import demo
 from .evaluate import evaluate
 from .export import export
@@ -39,6 +41,8 @@ def main() -> None:
 
 app.command("annotate")(reports_errors(annotate))
 app.command("benchmark")(reports_errors(benchmark))
+app.command("calibrate")(reports_errors(calibrate))
+app.command("delta")(reports_errors(delta))
 app.command("demo")(reports_errors(demo))
 app.command("evaluate")(reports_errors(evaluate))
 app.command("export")(reports_errors(export))

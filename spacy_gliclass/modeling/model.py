@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import CheckpointError, Errors, GLiClassError
 from .config import GLiClassConfig
+from .delta import merged_state_dict
 from .layers import FeaturesProjector, LayerwiseAttention, LstmEncoder, build_scorer, pool
 from .processor import EncodedBatch, GLiClassProcessor
 from .safety import check_links
@@ -275,8 +276,8 @@ class GLiClassModel(nn.Module):
 
     # -- checkpoints --------------------------------------------------------------------------
     def checkpoint_state_dict(self) -> dict[str, torch.Tensor]:
-        """State dict under upstream's key names (``model.`` prefix)."""
-        return {STATE_PREFIX + k: v for k, v in self.state_dict().items()}
+        """State dict under upstream's key names (``model.`` prefix), LoRA updates merged in."""
+        return {STATE_PREFIX + k: v for k, v in merged_state_dict(self).items()}
 
     def load_checkpoint_state_dict(self, state: dict[str, torch.Tensor], source: str = "<state dict>") -> None:
         """Load upstream-named weights, with a clear error for missing, unexpected or misshapen ones."""

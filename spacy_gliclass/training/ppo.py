@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..architectures import load_checkpoint
 from ..errors import Errors, GLiClassError
 from ..jsonl import read_jsonl
 from ..memory import trim_heap
@@ -416,12 +417,6 @@ def resolve_rewards(config: Any) -> tuple[dict[str, RewardFn], dict[str, float]]
     return dict(resolved), weights
 
 
-def load_start_model(checkpoint: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
-    if not checkpoint:
-        from ..modeling.defaults import build_embedding_bi_encoder
-
-        return build_embedding_bi_encoder(max_length=max_length)
-    return GLiClassModel.from_pretrained(checkpoint, max_length=max_length)
 
 
 def train_ppo(
@@ -441,7 +436,7 @@ def train_ppo(
     rewards, weights = resolve_rewards(config)
     examples = read_ppo_examples(data_cfg.get("train", ""), check_int(data_cfg.get("max_rows", 0), "data.max_rows"))
     max_length = check_int(model_cfg.get("max_length", 256), "model.max_length", 16)
-    model, processor = load_start_model(str(model_cfg.get("checkpoint", "")), max_length)
+    model, processor = load_checkpoint(str(model_cfg.get("checkpoint", "")), max_length)
     trainer = PPOTrainer(model, processor, rewards, weights, ppo_config)
     start = time.perf_counter()
     if log:
