@@ -3,6 +3,7 @@ project.yml, and the `ci` workflow runs every command of `all` end to end on tin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -34,19 +35,39 @@ def test_folds_cover_the_paper_sets_and_never_train_on_what_they_report(project)
     v = project["vars"]
     fold_a, fold_b = names(v["fold_a"]), names(v["fold_b"])
     assert fold_a | fold_b == PAPER_SETS and not fold_a & fold_b
-    assert not names(v["support_sets"]) & PAPER_SETS
-    assert names(v["fold_a_train"]) <= fold_a and names(v["fold_b_train"]) <= fold_b
     scripts = {c["name"]: c["script"] for c in project["commands"]}
-    # Each fold model's training mixture is the support sets plus the *other* fold.
-    convert_a, convert_b = scripts["convert"]
-    assert f"{v['support_sets']},{v['fold_b_train']} corpus/heldout_a" in convert_a
-    assert f"{v['support_sets']},{v['fold_a_train']} corpus/heldout_b" in convert_b
-    # ... and is scored only on the fold it never saw.
+    # Each fold model trains on every dataset but its own fold; the release model on everything.
+    convert_a, convert_b, convert_release = scripts["convert"]
+    assert f"corpus/heldout_a --exclude {v['fold_a']} " in convert_a
+    assert f"corpus/heldout_b --exclude {v['fold_b']} " in convert_b
+    assert "corpus/release " in convert_release and "--exclude" not in convert_release
+    # No evaluation set ever serves as dev data.
+    for script in (convert_a, convert_b, convert_release):
+        assert f"--no-dev {v['fold_a']},{v['fold_b']} " in script
+    # ... each fold model is scored only on the fold it never saw ...
     evaluations = " ".join(scripts["evaluate"])
     assert f"heldout_a/model-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_a']} " in evaluations
     assert f"heldout_b/model-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_b']} " in evaluations
     assert f"ppo_a/pipeline --datasets-dir {v['datasets_dir']} --datasets {v['fold_a']} " in evaluations
     assert f"ppo_b/pipeline --datasets-dir {v['datasets_dir']} --datasets {v['fold_b']} " in evaluations
+    # ... and every model starts from the untrained floor, never from the shipped release model.
+    train_cfg = (PROJECT / "configs" / "train.cfg").read_text(encoding="utf8")
+    assert 'model = "floor"' in train_cfg
+    # The calibration never fits on an evaluation set, nor on the sets it reports on.
+    calibrate = next(x for x in scripts["release"] if "spacy_gliclass calibrate" in x)
+    assert f"--exclude {v['fold_a']},{v['fold_b']} --report-sets {v['calibration_report_sets']} " in calibrate
+
+
+@pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets is not beside the repo")
+def test_training_sets_are_every_folder_with_a_train_split_but_the_excluded(project):
+    spec = importlib.util.spec_from_file_location("convert", PROJECT / "scripts" / "convert.py")
+    convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert)
+    fold_a = names(project["vars"]["fold_a"])
+    chosen = set(convert.training_sets(DATASETS, "", ",".join(fold_a)))
+    with_train = {p.parent.name for p in DATASETS.glob("*/train.jsonl")}
+    assert chosen == with_train - fold_a
+    assert {"dbpedia_14", "sst5", "20_newsgroups"} <= chosen  # topic data and the other fold's sets
 
 
 def test_project_readme_is_generated_from_project_yml(tmp_path):
@@ -66,5 +87,10 @@ def test_ci_workflow_runs_every_command_of_all():
     for fold, sets in (("a", "fold_a"), ("b", "fold_b")):
         scored = json.loads((scratch / "results" / f"eval_supervised_{fold}.json").read_text(encoding="utf8"))
         assert set(scored["datasets"]) == names(load_project_config(PROJECT)["vars"][sets])
+    release = json.loads((scratch / "results" / "eval_release.json").read_text(encoding="utf8"))
+    assert set(release["datasets"]) == PAPER_SETS and set(release["datasets_prior_corrected"]) == PAPER_SETS
+    calibration = json.loads((scratch / "results" / "calibration.json").read_text(encoding="utf8"))
+    assert not set(calibration["fit_sets"]) & (PAPER_SETS | set(calibration["report_sets"]))
+    assert "## Calibration of the release model" in report
     wheels = list((scratch / "packages").glob("*/dist/*.whl"))
     assert len(wheels) == 1

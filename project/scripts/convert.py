@@ -6,7 +6,10 @@ other training datasets (see ``spacy-gliclass.JsonlReader.v1``). The dev corpus 
 *test* splits of the same training datasets, so no evaluation dataset ever enters training or model
 selection.
 
-    python scripts/convert.py ../../shared/datasets trec,subj,sst5 corpus/heldout_a
+    python scripts/convert.py ../../shared/datasets corpus/heldout_a --exclude sst2,cr,ag_news
+
+Without ``--datasets`` it trains on every dataset folder that has a train split, less ``--exclude``
+(a fold's evaluation sets), so a dataset added to the folder joins the mixture with no edit here.
 """
 
 from __future__ import annotations
@@ -65,10 +68,21 @@ def write_ppo_rows(datasets_dir: Path, datasets: list[str], path: Path, n: int, 
     return written
 
 
+def training_sets(datasets_dir: Path, datasets: str, exclude: str) -> list[str]:
+    """``datasets`` (comma-separated), or every folder of ``datasets_dir`` with a train split; less ``exclude``."""
+    names = [x.strip() for x in datasets.split(",") if x.strip()]
+    if not names:
+        names = sorted(p.parent.name for p in datasets_dir.glob("*/train.jsonl"))
+    dropped = {x.strip() for x in exclude.split(",") if x.strip()}
+    return [x for x in names if x not in dropped]
+
+
 def main(
     datasets_dir: Path = typer.Argument(..., help="Folder with one folder per dataset."),
-    train_sets: str = typer.Argument(..., help="Comma-separated datasets to train on."),
     output: Path = typer.Argument(..., help="Folder for train.spacy and dev.spacy."),
+    datasets: str = typer.Option("", help="Comma-separated datasets to train on ('' = every one with a train split)."),
+    exclude: str = typer.Option("", help="Comma-separated datasets never to train on (a fold's evaluation sets)."),
+    no_dev: str = typer.Option("", help="Comma-separated datasets whose test split never serves as dev (evaluation sets)."),
     max_rows: int = typer.Option(1500, help="Training rows per dataset (seeded sample)."),
     dev_rows: int = typer.Option(40, help="Dev rows per dataset, from the datasets' test splits."),
     max_words: int = typer.Option(
@@ -80,7 +94,7 @@ def main(
     ppo_rows: int = typer.Option(400, help="Rows for ppo.jsonl (PPO fine-tuning data)."),
     seed: int = typer.Option(0),
 ) -> None:
-    names = [x.strip() for x in train_sets.split(",") if x.strip()]
+    names = training_sets(datasets_dir, datasets, exclude)
     train_n = write_corpus(
         datasets_dir,
         names,
@@ -93,7 +107,8 @@ def main(
         max_negatives=max_negatives,
         max_candidates=max_candidates,
     )
-    with_test = [x for x in names if (datasets_dir / x / "test.jsonl").is_file()]
+    not_dev = {x.strip() for x in no_dev.split(",")}
+    with_test = [x for x in names if x not in not_dev and (datasets_dir / x / "test.jsonl").is_file()]
     dev_n = write_corpus(
         datasets_dir,
         with_test,

@@ -22,6 +22,8 @@ TINY = {
     "dev_rows": 4,
     "max_candidates": 4,
     "train_steps": 2,
+    "release_steps": 2,
+    "calibration_rows": 4,
     "batch_size": 4,
     "ppo_rows": 8,
     "ppo_steps": 1,
@@ -36,6 +38,9 @@ EXPECTED = [
     "results/f1_per_dataset.png",
     "results/speed_vs_labels.png",
     "training/ppo_b/pipeline/config.cfg",
+    "training/release/release.safetensors",
+    "results/eval_release.json",
+    "results/calibration.json",
 ]
 
 
