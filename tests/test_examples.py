@@ -12,6 +12,7 @@ from spacy.util import load_model_from_path
 from spacy_gliclass import batching
 from spacy_gliclass.architectures import get_shim
 from spacy_gliclass.errors import GLiClassError
+from spacy_gliclass.modeling import GLiClassModel
 from spacy_gliclass.modeling.processor import FewShotExample
 from spacy_gliclass.modeling.prototypes import mix_prototypes
 
@@ -190,3 +191,13 @@ def test_example_texts_are_encoded_once(tiny_bi):
     list(nlp.pipe(TEXTS, batch_size=2))
     # Every batch encodes its own texts; the two example texts are encoded in the first batch only.
     assert sum(encoded) == len(TEXTS) + len(EXAMPLES)
+
+
+def test_processor_examples_reach_a_bi_encoder_as_in_the_pipe(tiny_bi):
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    with torch.inference_mode():
+        zero_shot = model.encode(processor(TEXTS, LABELS)).logits
+        shown = model.encode(processor(TEXTS, LABELS, examples=EXAMPLES)).logits
+    assert (zero_shot - shown).abs().max() > 1e-4
+    through_pipe = cats(make_nlp(tiny_bi, examples=EXAMPLES).pipe(TEXTS))
+    numpy.testing.assert_allclose(torch.sigmoid(shown).numpy(), through_pipe, atol=1e-5)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,13 @@ class GLiClassModel(nn.Module):
             pooled = self.biencoder_projector(pooled)
         return self._normalize(self.classes_projector(pooled))
 
-    def _encode_cached(self, kind: str, input_ids: torch.Tensor, attention_mask: torch.Tensor, encode: Any):
+    def _encode_cached(
+        self,
+        kind: str,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
         """``encode`` of each row; in inference, each distinct (kind, ids) is encoded once and cached."""
         if self.training or torch.is_grad_enabled():
             return encode(input_ids, attention_mask)

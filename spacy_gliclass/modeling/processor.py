@@ -252,8 +252,10 @@ class GLiClassProcessor:
         labels: Sequence[Sequence[str]],
         prompt: str | None = None,
         examples: Sequence[Any] | None = None,
+        example_weight: float = 0.5,
     ) -> EncodedBatch:
-        """Build a batch from already tokenized texts, each with its own label set."""
+        """Build a batch from already tokenized texts, each with its own label set, sharing the
+        ``examples`` (read in the input by a uni-encoder, mixed into the labels by a bi-encoder)."""
         prompt_ids = self.prompt_ids(prompt)
         example_ids = self.example_ids(examples)
         sequences = []
@@ -262,7 +264,7 @@ class GLiClassProcessor:
             budget = self.text_budget(label_set, prompt, examples)
             ids = self.fit_text(list(ids), budget, len(label_set))
             sequences.append(self.build(ids, block, prompt_ids, example_ids))
-        return self.collate(sequences, labels)
+        return self.collate(sequences, labels, [examples or ()] * len(sequences), example_weight)
 
     def __call__(
         self,
@@ -270,13 +272,14 @@ class GLiClassProcessor:
         labels: Sequence[str] | Sequence[Sequence[str]],
         prompt: str | None = None,
         examples: Sequence[Any] | None = None,
+        example_weight: float = 0.5,
     ) -> EncodedBatch:
         """Encode ``texts`` with one shared label list, or one label list per text."""
         if isinstance(texts, str):
             texts = [texts]
         per_text = bool(labels) and not isinstance(labels[0], str)
         label_sets = [validate_labels(x) for x in labels] if per_text else [validate_labels(labels)] * len(texts)
-        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, prompt, examples)
+        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, prompt, examples, example_weight)
 
     def collate(
         self,
