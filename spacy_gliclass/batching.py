@@ -3,8 +3,8 @@
 On a CPU, speed comes from never computing padding and never repeating work (BENCHMARKS.md):
 inputs are sorted by length inside the buffer ``nlp.pipe`` hands us, cut into batches under a
 token budget, and padded only to each batch's longest. Long texts become windows on a token
-budget that always reserves the label block; label sets too long for ``max_length`` are scored in
-groups. Scores are put back together per doc: sigmoid per label, or softmax over the doc's labels
+budget that always reserves the label block and a uni-encoder's examples; label sets too long for
+``max_length`` are scored in groups. Scores are put back together per doc: sigmoid per label, or softmax over the doc's labels
 for exclusive classes (over all groups at once), then windows are aggregated by max or mean.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import Errors, GLiClassError
 from .modeling import EncodedBatch, GLiClassProcessor
+from .modeling.processor import FewShotExample
 
 # A label group must leave at least this many tokens for the text window.
 MIN_TEXT_TOKENS = 32
@@ -24,10 +25,11 @@ MIN_TEXT_TOKENS = 32
 
 @dataclass
 class Request:
-    """One doc to score: its text tokens and the label strings the model reads."""
+    """One doc to score: its text tokens, the label strings the model reads, its examples."""
 
     text_ids: list[int]
     labels: list[str]
+    examples: tuple[FewShotExample, ...] = ()
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Task:
     group: int
     sequence: list[int]
     labels: list[str]
+    examples: tuple[FewShotExample, ...] = ()
 
 
 @dataclass
@@ -51,19 +54,26 @@ class Settings:
     batch_size: int = 8  # most inputs in one forward pass
     max_batch_tokens: int = 4096  # most (padded) tokens in one forward pass
     max_padding: float = 0.1  # most share of a batch's tokens that may be padding
+    example_weight: float = 0.5  # bi-encoder prototype rule (modeling/prototypes.py)
 
 
-def label_groups(processor: GLiClassProcessor, labels: list[str], prompt: str | None) -> list[list[str]]:
-    """Split a label set into groups that each leave room for text next to them."""
-    if processor.config.is_bi_encoder or processor.text_budget(labels, prompt) >= MIN_TEXT_TOKENS:
+def label_groups(
+    processor: GLiClassProcessor, labels: list[str], prompt: str | None, examples: Sequence[FewShotExample] = ()
+) -> list[list[str]]:
+    """Split a label set into groups that each leave room for text next to them (and the examples)."""
+
+    def budget(group: list[str]) -> int:
+        return processor.text_budget(group, prompt, examples)
+
+    if processor.config.is_bi_encoder or budget(labels) >= MIN_TEXT_TOKENS:
         return [labels]
     groups: list[list[str]] = [[]]
     for label in labels:
-        if groups[-1] and processor.text_budget([*groups[-1], label], prompt) < MIN_TEXT_TOKENS:
+        if groups[-1] and budget([*groups[-1], label]) < MIN_TEXT_TOKENS:
             groups.append([])
         groups[-1].append(label)
-        if processor.text_budget(groups[-1], prompt) < MIN_TEXT_TOKENS:
-            n_tokens = processor.max_length - processor.text_budget(groups[-1], prompt)
+        if budget(groups[-1]) < MIN_TEXT_TOKENS:
+            n_tokens = processor.max_length - budget(groups[-1])
             raise GLiClassError(
                 Errors.E014.format(n_tokens=n_tokens, n_labels=1, max_length=processor.max_length)
                 + f" The label {label!r} alone is too long."
@@ -83,15 +93,17 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
     """Every model input needed to score ``requests``."""
     prompt_ids = processor.prompt_ids(settings.prompt)
     tasks: list[Task] = []
-    # Docs of a buffer usually share one label set: group it, size its window and build its label
-    # blocks once per distinct set, not once per doc (64 labels are ~200 ids to assemble).
-    layouts: dict[tuple[str, ...], tuple[list[list[str]], int, list[list[int]]]] = {}
+    uni = not processor.config.is_bi_encoder
+    # Docs of a buffer usually share one label set and examples: group it, size its window and
+    # build its label and example blocks once per distinct set, not once per doc (64 labels are
+    # ~200 ids to assemble).
+    layouts: dict[tuple, tuple[list[list[str]], int, list[list[int]], list[int]]] = {}
     for r, request in enumerate(requests):
-        key = tuple(request.labels)
+        key = (tuple(request.labels), request.examples)
         if key not in layouts:
-            groups = label_groups(processor, request.labels, settings.prompt)
+            groups = label_groups(processor, request.labels, settings.prompt, request.examples)
             # One window size for all groups, so that window w of every group covers the same text.
-            budget = min(processor.text_budget(group, settings.prompt) for group in groups)
+            budget = min(processor.text_budget(group, settings.prompt, request.examples) for group in groups)
             if settings.window_size > 0:
                 budget = min(budget, settings.window_size)
             if settings.window_overlap and settings.window_overlap >= budget:
@@ -103,13 +115,14 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
                         max_length=processor.max_length,
                     )
                 )
-            blocks = [[] if processor.config.is_bi_encoder else processor.label_block(group) for group in groups]
-            layouts[key] = (groups, budget, blocks)
-        groups, budget, blocks = layouts[key]
+            blocks = [processor.label_block(group) if uni else [] for group in groups]
+            example_ids = processor.example_ids(request.examples) if uni else []
+            layouts[key] = (groups, budget, blocks, example_ids)
+        groups, budget, blocks, example_ids = layouts[key]
         for g, (group, block) in enumerate(zip(groups, blocks, strict=True)):
             for w, window in enumerate(windows(request.text_ids, budget, settings.window_overlap)):
-                sequence = processor.build(window, block, prompt_ids, [])
-                tasks.append(Task(r, w, g, sequence, group))
+                sequence = processor.build(window, block, prompt_ids, example_ids)
+                tasks.append(Task(r, w, g, sequence, group, request.examples))
     return tasks
 
 
@@ -157,7 +170,14 @@ def score(
     tasks = plan(requests, processor, settings)
     logits: dict[tuple[int, int, int], np.ndarray] = {}
     for batch in batches(tasks, settings):
-        out = run(processor.collate([t.sequence for t in batch], [t.labels for t in batch]))
+        out = run(
+            processor.collate(
+                [t.sequence for t in batch],
+                [t.labels for t in batch],
+                [t.examples for t in batch],
+                settings.example_weight,
+            )
+        )
         for row, task in zip(out, batch, strict=True):
             logits[(task.request, task.window, task.group)] = row[: len(task.labels)]
     n_windows: dict[int, int] = {}

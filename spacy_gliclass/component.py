@@ -7,7 +7,9 @@ torch internals beyond logits and a loss.
 Which labels a doc is scored against, first match wins: the ``labels`` argument of a call
 (``nlp.pipe(texts, component_cfg={"gliclass": {"labels": [...]}})``), the doc's own labels
 (``doc._.gliclass_labels``, or a ``{"labels": [...]}`` context given with ``as_tuples=True``), the
-labels of the reference doc's gold ``cats`` (training), the pipe's ``labels``.
+labels of the reference doc's gold ``cats`` (training), the pipe's ``labels``. In-context
+``examples`` (``[{"text": ..., "labels": [...]}]``) are chosen the same way: the call's, the doc's
+(``doc._.gliclass_examples`` or an ``"examples"`` context), the pipe's.
 """
 
 import warnings
@@ -29,11 +31,14 @@ from thinc.api import Model, Optimizer
 from . import batching
 from .architectures import get_shim
 from .errors import Errors, GLiClassError, LabelError
+from .fewshot import check_example_weight, check_examples, model_examples
 from .modeling import validate_labels
+from .modeling.processor import FewShotExample
 from .training.losses import LOSSES, compute_loss
 from .validation import check_float, check_int, check_threshold, check_type
 
 DOC_LABELS_EXTENSION = "gliclass_labels"
+DOC_EXAMPLES_EXTENSION = "gliclass_examples"
 AGGREGATIONS = ("max", "mean")
 CFG_KEYS = (
     "labels",
@@ -53,9 +58,10 @@ CFG_KEYS = (
 
 
 def install_extensions() -> None:
-    """Register ``doc._.gliclass_labels`` (per-doc candidate labels) once; never forced."""
-    if not Doc.has_extension(DOC_LABELS_EXTENSION):
-        Doc.set_extension(DOC_LABELS_EXTENSION, default=None)
+    """Register ``doc._.gliclass_labels`` and ``doc._.gliclass_examples`` (per doc) once; never forced."""
+    for name in (DOC_LABELS_EXTENSION, DOC_EXAMPLES_EXTENSION):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
 
 
 def validate_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +92,9 @@ def validate_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
         "exclusive_classes": check_type(cfg["exclusive_classes"], "exclusive_classes", bool, "true or false"),
         "threshold": check_threshold(cfg["threshold"]),
         "prompt": check_type(cfg["prompt"], "prompt", str, "a string"),
+        # Pipelines saved before examples existed have neither key.
+        "examples": check_examples(cfg.get("examples", []), labels),
+        "example_weight": check_example_weight(cfg.get("example_weight", 0.5)),
         "batch_size": check_int(cfg["batch_size"], "batch_size", 1),
         "max_batch_tokens": check_int(cfg["max_batch_tokens"], "max_batch_tokens", 1),
         "window_size": window_size,
@@ -111,6 +120,8 @@ class GLiClassCategorizer(TrainablePipe):
         exclusive_classes: bool = False,
         threshold: float = 0.5,
         prompt: str = "",
+        examples: Sequence[dict[str, Any]] = (),
+        example_weight: float = 0.5,
         batch_size: int = 8,
         max_batch_tokens: int = 4096,
         window_size: int = 0,
@@ -127,6 +138,7 @@ class GLiClassCategorizer(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self._call_labels: list[str] | None = None
+        self._call_examples: list[dict[str, Any]] | None = None
         self.cfg: dict[str, Any] = validate_cfg(
             {
                 "labels": labels,
@@ -134,6 +146,8 @@ class GLiClassCategorizer(TrainablePipe):
                 "exclusive_classes": exclusive_classes,
                 "threshold": threshold,
                 "prompt": prompt,
+                "examples": examples,
+                "example_weight": example_weight,
                 "batch_size": batch_size,
                 "max_batch_tokens": max_batch_tokens,
                 "window_size": window_size,
@@ -196,6 +210,17 @@ class GLiClassCategorizer(TrainablePipe):
             raise LabelError(Errors.E019.format(name=self.name))
         return self.cfg["labels"]
 
+    def _examples_for(self, doc: Doc, shared: tuple[FewShotExample, ...]) -> tuple[FewShotExample, ...]:
+        """The examples a doc is scored with: ``shared`` (the call's) if the call gave some, else the
+        doc's own, else ``shared`` (the pipe's), which is converted once per buffer, not per doc."""
+        if self._call_examples is not None:
+            return shared
+        own = doc._.get(DOC_EXAMPLES_EXTENSION)
+        context = getattr(doc, "_context", None)
+        if own is None and isinstance(context, dict):
+            own = context.get("examples", context.get(DOC_EXAMPLES_EXTENSION))
+        return shared if own is None else model_examples(check_examples(own), self._model_text)
+
     def _model_text(self, label: str) -> str:
         """What the model reads for a label: its description if one was given, else its name."""
         return self.cfg["label_descriptions"].get(label, label)
@@ -211,6 +236,7 @@ class GLiClassCategorizer(TrainablePipe):
             exclusive=cfg["exclusive_classes"],
             batch_size=cfg["batch_size"],
             max_batch_tokens=cfg["max_batch_tokens"],
+            example_weight=cfg["example_weight"],
         )
 
     def _score_docs(self, docs: Sequence[Doc]) -> list[tuple[list[str], np.ndarray]]:
@@ -218,9 +244,13 @@ class GLiClassCategorizer(TrainablePipe):
         shim.ensure_loaded()
         processor = shim.processor
         label_sets = [self._labels_for(doc) for doc in docs]
+        shared = self._call_examples if self._call_examples is not None else self.cfg["examples"]
+        shared = model_examples(shared, self._model_text)
         requests = [
-            batching.Request(ids, [self._model_text(label) for label in label_set])
-            for ids, label_set in zip(processor.tokenize_texts([doc.text for doc in docs]), label_sets, strict=True)
+            batching.Request(ids, [self._model_text(label) for label in label_set], self._examples_for(doc, shared))
+            for ids, label_set, doc in zip(
+                processor.tokenize_texts([doc.text for doc in docs]), label_sets, docs, strict=True
+            )
         ]
 
         def run(batch: Any) -> np.ndarray:
@@ -253,24 +283,32 @@ class GLiClassCategorizer(TrainablePipe):
         for doc, row in zip(docs, scores, strict=True):
             doc.cats.update({label: float(v) for label, v in zip(columns, row, strict=True) if not np.isnan(v)})
 
-    def __call__(self, doc: Doc, *, labels: Sequence[str] | None = None) -> Doc:
-        return next(self.pipe([doc], labels=labels))
+    def __call__(
+        self, doc: Doc, *, labels: Sequence[str] | None = None, examples: Sequence[dict[str, Any]] | None = None
+    ) -> Doc:
+        return next(self.pipe([doc], labels=labels, examples=examples))
 
     def pipe(
-        self, stream: Iterable[Doc], *, batch_size: int = 128, labels: Sequence[str] | None = None
+        self,
+        stream: Iterable[Doc],
+        *,
+        batch_size: int = 128,
+        labels: Sequence[str] | None = None,
+        examples: Sequence[dict[str, Any]] | None = None,
     ) -> Iterator[Doc]:
         """Annotate docs in buffers of ``batch_size``; order is kept, inputs are length-sorted inside."""
         error_handler = self.get_error_handler()
         call_labels = validate_labels(labels) if labels is not None else None
+        call_examples = check_examples(examples) if examples is not None else None
         for docs in minibatch(stream, size=batch_size):
-            self._call_labels = call_labels
+            self._call_labels, self._call_examples = call_labels, call_examples
             try:
                 self.set_annotations(docs, self.predict(docs))
                 yield from docs
             except Exception as err:  # noqa: BLE001 - spaCy's error handler decides
                 error_handler(self.name, self, docs, err)
             finally:
-                self._call_labels = None
+                self._call_labels = self._call_examples = None
 
     # -- training -----------------------------------------------------------------------------
     def _candidates(self, example: Example) -> tuple[list[str], list[float]]:

@@ -201,6 +201,24 @@ class Errors:
         "Use a backbone with a standard tokenizer, or open an issue naming the tokenizer class."
     )
 
+    # In-context examples (E100–E109)
+    E100 = (
+        '`examples` must be a list of {{"text": ..., "labels": [...]}} dicts; got {type}. Pass e.g. '
+        'examples=[{{"text": "The striker scored twice.", "labels": ["sports"]}}].'
+    )
+    E101 = 'Example {index} must be a dict with a non-empty string "text"; got {value!r}.'
+    E102 = (
+        'Example {index} ({text!r}) needs "labels": a non-empty list of non-empty strings; got {value!r}. '
+        'A single label is written as a list too: "labels": ["sports"].'
+    )
+    E103 = (
+        "Example {index} ({text!r}) has the label {label!r}, which is not one of the pipe's labels {labels}. "
+        "Fix the spelling, or add the label to `labels`."
+    )
+    E104 = 'Example {index} has unknown key(s) {keys}; an example holds only "text" and "labels".'
+    E105 = "example_weight must be between 0 and 1 (0 = ignore the examples, 1 = only the examples); got {value}."
+
+
     # Embedded models and deltas (E110–E119)
     E110 = (
         "No model delta at '{path}'. The default model ships inside the package "

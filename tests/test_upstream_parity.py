@@ -69,6 +69,26 @@ def test_fixture_matches_upstream(name):
     assert result["top1_equal"]
 
 
+@pytest.mark.parametrize("name", [n for n in fixture_names() if expected()["fixtures"][n]["examples"]])
+def test_pipe_with_examples_matches_upstream(name):
+    """The same scores through the spaCy pipe: the ``examples`` setting, batching and windowing."""
+    import spacy
+
+    meta = expected()
+    entry = meta["fixtures"][name]
+    nlp = spacy.blank("en")
+    # The pipe refuses a max_length beyond the encoder's positions (the fixtures' texts are short).
+    positions = json.loads((FIXTURES / name / "config.json").read_text())["encoder_config"]["max_position_embeddings"]
+    max_length = min(meta["max_length"], positions)
+    config = {"model": str(FIXTURES / name), "max_length": max_length, "prompt": entry["prompt"] or ""}
+    nlp.add_pipe("gliclass", config={**config, "examples": entry["examples"]})
+    for s, labels in enumerate(meta["label_sets"]):
+        docs = nlp.pipe(meta["texts"], component_cfg={"gliclass": {"labels": labels}})
+        ours = torch.tensor([[doc.cats[label] for label in labels] for doc in docs], dtype=torch.float64)
+        theirs = torch.tensor(entry["multi_label"][s], dtype=torch.float64)
+        assert float((ours - theirs).abs().max()) < TOLERANCE
+
+
 def test_fixture_matrix_covers_the_issue():
     names = set(fixture_names())
     for backbone in ("bert", "deberta", "modernbert"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .config import GLiClassConfig
 from .delta import merged_state_dict
 from .layers import FeaturesProjector, LayerwiseAttention, LstmEncoder, build_scorer, pool
 from .processor import EncodedBatch, GLiClassProcessor
+from .prototypes import mix_prototypes
 from .safety import check_links
 
 EMPTY_LOGIT = -1.0e4
@@ -82,7 +84,7 @@ class GLiClassModel(nn.Module):
                 self.label_encoder = build_backbone(config.backbone_config("label_model_config"))
             if config.use_biencoder_projector:
                 self.biencoder_projector = FeaturesProjector(config.label_hidden_size, hidden, enc_h, act, 0.0)
-        self._label_cache: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self._label_cache: OrderedDict[tuple[str, tuple[int, ...]], torch.Tensor] = OrderedDict()
 
     def _num_squeeze_layers(self) -> int:
         # Upstream sizes the layer attention from `num_hidden_layers`; a checkpoint may override it.
@@ -113,11 +115,17 @@ class GLiClassModel(nn.Module):
         label_attention_mask: torch.Tensor | None = None,
         label_index: torch.Tensor | None = None,
         return_embeddings: bool = False,
+        **prototype_inputs: Any,
     ) -> GLiClassOutput:
+        """``prototype_inputs``: the bi-encoder's few-shot inputs (``example_*``, ``prototype_*``,
+        see :class:`EncodedBatch`); a uni-encoder reads its examples from ``input_ids``."""
         if self.config.is_bi_encoder:
             if label_input_ids is None or label_attention_mask is None or label_index is None:
                 raise GLiClassError(Errors.E023)
-            out = self._forward_bi(input_ids, attention_mask, label_input_ids, label_attention_mask, label_index)
+            unique = self.encode_labels(label_input_ids, label_attention_mask)
+            if prototype_inputs:
+                unique = self._prototypes(unique, **prototype_inputs)
+            out = self._forward_bi(input_ids, attention_mask, unique, label_index)
         else:
             out = self._forward_uni(input_ids, attention_mask)
         if not return_embeddings:
@@ -243,31 +251,49 @@ class GLiClassModel(nn.Module):
             pooled = self.biencoder_projector(pooled)
         return self._normalize(self.classes_projector(pooled))
 
-    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(U, H) label vectors; in inference, each distinct label is encoded once and cached."""
+    def _encode_cached(
+        self,
+        kind: str,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """``encode`` of each row; in inference, each distinct (kind, ids) is encoded once and cached."""
         if self.training or torch.is_grad_enabled():
-            return self._encode_labels_uncached(input_ids, attention_mask)
-        keys = [tuple(row[m.bool()].tolist()) for row, m in zip(input_ids, attention_mask, strict=True)]
+            return encode(input_ids, attention_mask)
+        keys = [(kind, tuple(row[m.bool()].tolist())) for row, m in zip(input_ids, attention_mask, strict=True)]
         missing = [i for i, key in enumerate(keys) if key not in self._label_cache]
         if missing:
             width = int(attention_mask[missing].sum(-1).max().item())
-            fresh = self._encode_labels_uncached(input_ids[missing, :width], attention_mask[missing, :width])
+            fresh = encode(input_ids[missing, :width], attention_mask[missing, :width])
             for i, vec in zip(missing, fresh, strict=True):
                 self._label_cache[keys[i]] = vec
             while len(self._label_cache) > LABEL_CACHE_SIZE:
                 self._label_cache.popitem(last=False)
         return torch.stack([self._label_cache[key] for key in keys])
 
-    def _forward_bi(
+    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(U, H) label vectors; in inference, each distinct label is encoded once and cached."""
+        return self._encode_cached("label", input_ids, attention_mask, self._encode_labels_uncached)
+
+    def _prototypes(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        label_input_ids: torch.Tensor,
-        label_attention_mask: torch.Tensor,
-        label_index: torch.Tensor,
+        unique: torch.Tensor,
+        example_input_ids: torch.Tensor,
+        example_attention_mask: torch.Tensor,
+        prototype_label: torch.Tensor,
+        prototype_examples: torch.Tensor,
+        example_weight: float,
+    ) -> torch.Tensor:
+        """(P, H) label vectors mixed with their examples' text vectors (modeling/prototypes.py).
+        Example texts are cached like labels: a pipe's examples are encoded once, not per batch."""
+        examples = self._encode_cached("text", example_input_ids, example_attention_mask, self.encode_texts)
+        return mix_prototypes(unique[prototype_label], examples, prototype_examples, example_weight)
+
+    def _forward_bi(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, unique: torch.Tensor, label_index: torch.Tensor
     ) -> GLiClassOutput:
         text = self.encode_texts(input_ids, attention_mask)
-        unique = self.encode_labels(label_input_ids, label_attention_mask)
         label_mask = (label_index >= 0).long()
         labels = unique[label_index.clamp(min=0)] * label_mask.unsqueeze(-1).to(unique.dtype)
         logits = self.scorer(text, labels, label_mask=label_mask)

@@ -83,6 +83,13 @@ class EncodedBatch:
     label_input_ids: torch.Tensor | None = None
     label_attention_mask: torch.Tensor | None = None
     label_index: torch.Tensor | None = None  # (B, C) index into the unique labels, -1 = no label
+    # Bi-encoder with examples: label_index points at prototypes, each one of the unique labels
+    # (prototype_label) mixed with the mean of its examples' texts (prototype_examples, 0/1).
+    example_input_ids: torch.Tensor | None = None  # (E, T) each distinct example text once
+    example_attention_mask: torch.Tensor | None = None
+    prototype_label: torch.Tensor | None = None  # (P,) index into the unique labels
+    prototype_examples: torch.Tensor | None = None  # (P, E) 1 where an example shows that label
+    example_weight: float | None = None
 
     def to(self, device: torch.device | str) -> EncodedBatch:
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
@@ -250,8 +257,10 @@ class GLiClassProcessor:
         labels: Sequence[Sequence[str]],
         prompt: str | None = None,
         examples: Sequence[Any] | None = None,
+        example_weight: float = 0.5,
     ) -> EncodedBatch:
-        """Build a batch from already tokenized texts, each with its own label set."""
+        """Build a batch from already tokenized texts, each with its own label set, sharing the
+        ``examples`` (read in the input by a uni-encoder, mixed into the labels by a bi-encoder)."""
         prompt_ids = self.prompt_ids(prompt)
         example_ids = self.example_ids(examples)
         sequences = []
@@ -260,7 +269,7 @@ class GLiClassProcessor:
             budget = self.text_budget(label_set, prompt, examples)
             ids = self.fit_text(list(ids), budget, len(label_set))
             sequences.append(self.build(ids, block, prompt_ids, example_ids))
-        return self.collate(sequences, labels)
+        return self.collate(sequences, labels, [examples or ()] * len(sequences), example_weight)
 
     def __call__(
         self,
@@ -268,35 +277,70 @@ class GLiClassProcessor:
         labels: Sequence[str] | Sequence[Sequence[str]],
         prompt: str | None = None,
         examples: Sequence[Any] | None = None,
+        example_weight: float = 0.5,
     ) -> EncodedBatch:
         """Encode ``texts`` with one shared label list, or one label list per text."""
         if isinstance(texts, str):
             texts = [texts]
         per_text = bool(labels) and not isinstance(labels[0], str)
         label_sets = [validate_labels(x) for x in labels] if per_text else [validate_labels(labels)] * len(texts)
-        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, prompt, examples)
+        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, prompt, examples, example_weight)
 
-    def collate(self, sequences: Sequence[Sequence[int]], labels: Sequence[Sequence[str]]) -> EncodedBatch:
-        """Pad built sequences into a batch; a bi-encoder batch also gets its label inputs."""
+    def collate(
+        self,
+        sequences: Sequence[Sequence[int]],
+        labels: Sequence[Sequence[str]],
+        examples: Sequence[Sequence[FewShotExample]] | None = None,
+        example_weight: float = 0.5,
+    ) -> EncodedBatch:
+        """Pad built sequences into a batch; a bi-encoder batch also gets its label inputs and, with
+        ``examples`` (one sequence per row), the inputs of the prototype rule. Uni-encoder rows
+        carry their examples in ``sequences`` already (``build``)."""
         input_ids, attention_mask = self.pad(sequences)
         batch = EncodedBatch(input_ids=input_ids, attention_mask=attention_mask)
         if self.config.is_bi_encoder:
-            self._add_label_inputs(batch, labels)
+            rows = [tuple(FewShotExample.coerce(ex) for ex in row) for row in examples or [()] * len(labels)]
+            self._add_label_inputs(batch, labels, rows, example_weight)
         return batch
 
-    def _add_label_inputs(self, batch: EncodedBatch, labels: Sequence[Sequence[str]]) -> None:
-        """Bi-encoder: ids of each distinct label once, and where each row's labels are in that list."""
+    def _single_ids(self, text: str) -> list[int]:
+        """``[CLS] text [SEP]`` for a text encoded on its own (a bi-encoder label or example)."""
+        return [*self._prefix, *self._tokenize_cached(text)[: self.max_length - 2], *self._suffix]
+
+    def _add_label_inputs(
+        self,
+        batch: EncodedBatch,
+        labels: Sequence[Sequence[str]],
+        examples: Sequence[tuple[FewShotExample, ...]],
+        example_weight: float,
+    ) -> None:
+        """Bi-encoder: ids of each distinct label (and example text) once, and where each row's
+        labels are. With examples, a slot is a (label, its examples in that row) prototype."""
         unique: dict[str, int] = {}
-        for label_set in labels:
+        texts: dict[str, int] = {}
+        prototypes: dict[tuple[str, tuple[int, ...]], int] = {}
+        rows = []
+        for label_set, row_examples in zip(labels, examples, strict=True):
+            row = []
             for label in label_set:
                 unique.setdefault(label, len(unique))
-        label_ids = [
-            [*self._prefix, *self._tokenize_cached(self.label_text(label))[: self.max_length - 2], *self._suffix]
-            for label in unique
-        ]
-        batch.label_input_ids, batch.label_attention_mask = self.pad(label_ids)
-        width = max(len(s) for s in labels)
-        index = torch.full((len(labels), width), -1, dtype=torch.long)
-        for i, label_set in enumerate(labels):
-            index[i, : len(label_set)] = torch.tensor([unique[x] for x in label_set], dtype=torch.long)
+                shown = tuple(
+                    sorted({texts.setdefault(ex.text, len(texts)) for ex in row_examples if label in ex.labels})
+                )
+                row.append(prototypes.setdefault((label, shown), len(prototypes)))
+            rows.append(row)
+        batch.label_input_ids, batch.label_attention_mask = self.pad(
+            [self._single_ids(self.label_text(label)) for label in unique]
+        )
+        index = torch.full((len(labels), max(len(s) for s in labels)), -1, dtype=torch.long)
+        for i, row in enumerate(rows):
+            index[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         batch.label_index = index
+        if not texts:  # no label has an example: every slot is its label's own vector
+            return
+        batch.example_input_ids, batch.example_attention_mask = self.pad([self._single_ids(t) for t in texts])
+        batch.prototype_label = torch.tensor([unique[label] for label, _ in prototypes], dtype=torch.long)
+        batch.prototype_examples = torch.zeros((len(prototypes), len(texts)))
+        for p, (_, shown) in enumerate(prototypes):
+            batch.prototype_examples[p, list(shown)] = 1.0
+        batch.example_weight = float(example_weight)
