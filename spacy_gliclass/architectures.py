@@ -34,6 +34,7 @@ QUANTIZE_OPTIONS = ("", "int8")
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 # Shim settings taken from the config of the pipe being loaded, not from its saved bytes.
 RUNTIME_KEYS = ("max_length", "device", "quantize", "head_lr_scale", "lora_rank", "label_template")
+RUNTIMES = ("torch", "onnx")
 # Where a serialized pipe's stored names come from, for error messages (spaCy hands us bytes only).
 SERIALIZED = "The serialized gliclass pipe (the `model` file of a saved pipeline)"
 
@@ -206,8 +207,8 @@ class GLiClassShim(PyTorchShim):
         self.ensure_loaded()
         return self._fp32
 
-    def to_bytes(self) -> bytes:
-        model = self.fp32_model()
+    def _message(self, model: GLiClassModel) -> dict[str, Any]:
+        """What ``to_bytes`` stores: cfg, config, the model's weights and the tokenizer files."""
         from safetensors.torch import save
 
         weights = save({k: v.detach().cpu().contiguous() for k, v in model.checkpoint_state_dict().items()})
@@ -217,21 +218,17 @@ class GLiClassShim(PyTorchShim):
         unknown = sorted(set(tokenizer) - TOKENIZER_FILES)
         if unknown:  # fail now rather than save a pipeline that loading refuses
             raise CheckpointError(Errors.E096.format(names=unknown, allowed=", ".join(sorted(TOKENIZER_FILES))))
-        msg = {
+        return {
             "cfg": self.cfg,
             "config": json.dumps(model.config.to_dict()),
             "weights": weights,
             "tokenizer": tokenizer,
         }
-        return srsly.msgpack_dumps(msg)
 
-    def from_bytes(self, bytes_data: bytes) -> GLiClassShim:
+    def _restore(self, msg: dict[str, Any]) -> tuple[GLiClassConfig, GLiClassProcessor, dict[str, torch.Tensor]]:
+        """The config, processor and weights of a ``_message``, checked before anything is built."""
         from safetensors.torch import load
 
-        msg = srsly.msgpack_loads(bytes_data)
-        # The bytes hold the model and where it came from (`name`, never read again); how it runs
-        # (device, max_length, quantisation, learning rates) is the loading pipe's config.
-        self.cfg = {**msg["cfg"], **{key: self.cfg[key] for key in RUNTIME_KEYS}}
         config = GLiClassConfig.from_dict(json.loads(msg["config"]), source=SERIALIZED)
         with tempfile.TemporaryDirectory() as tmp:
             restore_tokenizer_files(Path(tmp), msg["tokenizer"])
@@ -243,10 +240,25 @@ class GLiClassShim(PyTorchShim):
             raise CheckpointError(
                 Errors.E003.format(path="the weights of the serialized gliclass pipe", reason=err)
             ) from err
+        return config, processor, weights
+
+    def to_bytes(self) -> bytes:
+        return srsly.msgpack_dumps(self._message(self.fp32_model()))
+
+    def from_bytes(self, bytes_data: bytes) -> GLiClassShim:
+        msg = srsly.msgpack_loads(bytes_data)
+        # The bytes hold the model and where it came from (`name`, never read again); how it runs
+        # (device, max_length, quantisation, learning rates) is the loading pipe's config.
+        self.cfg = {**msg["cfg"], **{key: self.cfg[key] for key in RUNTIME_KEYS}}
+        config, processor, weights = self._restore(msg)
         model = GLiClassModel(config)
         model.load_checkpoint_state_dict(weights, source="<serialized gliclass pipe>")
         self._set(model, processor)
         return self
+
+    def check_trainable(self) -> None:
+        if self.is_quantized:
+            raise GLiClassError(Errors.E082)
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the current weights as an upstream-layout checkpoint."""
@@ -281,9 +293,8 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
         _threads_fitted_in = os.getpid()
     shim: GLiClassShim = model.shims[0]
     torch_model = shim.ensure_loaded()
-    if is_train and shim.is_quantized:
-        raise GLiClassError(Errors.E082)
     if is_train:
+        shim.check_trainable()
         shim.prepare_training()
     if torch_model.training != is_train:
         torch_model.train(is_train)
@@ -301,13 +312,23 @@ def create_gliclass_model(
     head_lr_scale: float = 1.0,
     lora_rank: int = 0,
     label_template: str = "",
+    runtime: str = "torch",
 ) -> Model:
     """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, "floor",
     a delta file, or empty (the default). ``quantize="int8"``: run the linear layers as dynamic
     int8 on the CPU (opt-in, lossy); the weights the pipe saves stay fp32. ``lora_rank`` > 0:
     training updates low-rank adapters of the encoder (and the heads) only. ``label_template``:
-    what a bi-encoder reads for each label (default: the model's own)."""
-    shim = GLiClassShim(
+    what a bi-encoder reads for each label (default: the model's own). ``runtime="onnx"``: run the
+    backbone in ONNX Runtime from a folder written by ``export --onnx`` (inference only;
+    ``quantize`` picks its int8 graph)."""
+    if runtime not in RUNTIMES:
+        raise GLiClassError(Errors.E084.format(value=runtime))
+    shim_class: type[GLiClassShim] = GLiClassShim
+    if runtime == "onnx":  # imported here: a torch pipe never loads the ONNX wing
+        from .ort_shim import OrtShim
+
+        shim_class = OrtShim
+    shim = shim_class(
         name=name,
         max_length=max_length,
         device=device,

@@ -166,10 +166,15 @@ class FlopCounter:
         return float(sum(2 * self.params * t + 4 * self.layers * self.hidden * t * t for t in lengths))
 
 
-def _make_nlp(model: str, settings: BenchSettings, quantize: str = "") -> Any:
+def make_nlp(model: str, settings: BenchSettings, quantize: str = "", runtime: str = "torch") -> Any:
     import spacy
 
-    config: dict[str, Any] = {"model": model, "labels": ["placeholder"], "max_length": settings.max_length}
+    config: dict[str, Any] = {
+        "model": model,
+        "labels": ["placeholder"],
+        "max_length": settings.max_length,
+        "runtime": runtime,
+    }
     if settings.batch_size is not None:
         config["batch_size"] = settings.batch_size
     if settings.max_batch_tokens is not None:
@@ -194,14 +199,14 @@ class Bench:
         self.batching = batching
         self.texts = texts
         self.settings = settings
-        self.nlp = _make_nlp(model, settings)
+        self.nlp = make_nlp(model, settings)
         self.pipe = self.nlp.get_pipe("gliclass")
         shim = get_shim(self.pipe.model)
         self.model = shim.ensure_loaded()
         self.processor = shim.processor
         self.is_bi = self.processor.config.is_bi_encoder
         self.flops = FlopCounter(self.model.encoder_model)
-        self.nlp_int8 = _make_nlp(model, settings, "int8") if settings.int8 else None
+        self.nlp_int8 = make_nlp(model, settings, "int8") if settings.int8 else None
         self.text_ids = self.processor.tokenize_texts(texts)
         self._prepared: dict[str, Any] = {}
         self.prepare_bare()
@@ -536,7 +541,7 @@ def quantization_accuracy(
     import srsly
 
     settings = BenchSettings(max_length=max_length)
-    pipes = {"fp32": _make_nlp(model, settings), "int8": _make_nlp(model, settings, "int8")}
+    pipes = {"fp32": make_nlp(model, settings), "int8": make_nlp(model, settings, "int8")}
     out: dict[str, Any] = {}
     for name in datasets:
         root = datasets_root(datasets_dir) / name

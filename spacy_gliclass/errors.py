@@ -160,7 +160,7 @@ class Errors:
         "spacy_gliclass/training/ppo_default.cfg."
     )
 
-    # Speed: quantisation and the benchmark (E080–E089)
+    # Speed: torch quantisation (E080–E082)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'
     E081 = (
         'quantize="int8" runs on the CPU only (torch dynamic quantisation); the pipe is on device {device!r}. '
@@ -169,6 +169,30 @@ class Errors:
     E082 = (
         'A pipe with quantize="int8" is inference-only: int8 weights have no gradients. Train with '
         'quantize = "" and set it to "int8" in the config of the trained pipeline.'
+    )
+
+    # ONNX Runtime (E083–E089)
+    E083 = (
+        'runtime = "onnx" needs onnxruntime, which is not installed ({reason}). Install the extra: '
+        "pip install 'spacy-gliclass[onnx]', or leave runtime = \"torch\"."
+    )
+    E084 = 'runtime must be "torch" or "onnx"; got {value!r}.'
+    E085 = (
+        "The ONNX Runtime path does not support {feature} yet: this model cannot be exported to ONNX. "
+        'Use runtime = "torch" for it.'
+    )
+    E086 = (
+        'runtime = "onnx" needs a model folder exported with ONNX graphs; {path!r} has no {file}. Export one with '
+        "`python -m spacy_gliclass export PIPELINE OUTPUT --onnx` and set model = OUTPUT."
+    )
+    E087 = "Unknown layer type(s) {names} for int8 quantisation. Known: {known}."
+    E088 = (
+        'A pipe with runtime = "onnx" is inference-only: {what}. Train and export with runtime = "torch", then '
+        "export the trained pipeline with --onnx."
+    )
+    E089 = (
+        'runtime = "onnx" runs on the CPU (ONNX Runtime CPU provider); the pipe asks for device {device!r}. '
+        'Use runtime = "torch" on a GPU.'
     )
 
     # Loading safety (E090–E099)
@@ -218,11 +242,10 @@ class Errors:
     E104 = 'Example {index} has unknown key(s) {keys}; an example holds only "text" and "labels".'
     E105 = "example_weight must be between 0 and 1 (0 = ignore the examples, 1 = only the examples); got {value}."
 
-
     # Embedded models and deltas (E110–E119)
     E110 = (
         "No model delta at '{path}'. The default model ships inside the package "
-        "(spacy_gliclass/data/release.safetensors): reinstall spacy-gliclass, or use model = \"floor\" "
+        '(spacy_gliclass/data/release.safetensors): reinstall spacy-gliclass, or use model = "floor" '
         "for the untrained embedding model."
     )
     E111 = (
@@ -238,9 +261,7 @@ class Errors:
         "this pipe's model has no logit bias or uses exclusive_classes. Calibrate a pipe built on the "
         "embedded models with exclusive_classes = false."
     )
-    E114 = (
-        "The calibration report sets {sets} are also fit sets: report on data kept out of the fit."
-    )
+    E114 = "The calibration report sets {sets} are also fit sets: report on data kept out of the fit."
     E115 = "label_template applies to bi-encoders (the embedded models); a uni-encoder reads labels as they are."
     E116 = "label_template {template!r} is not a valid template: write the label's place as {{label}}."
 

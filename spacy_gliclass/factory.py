@@ -28,6 +28,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "aggregation": "max",
     "device": "",
     "quantize": "",
+    "runtime": "torch",
     "head_lr_scale": 1.0,
     "loss": "focal",
     "focal_alpha": 0.5,
@@ -72,6 +73,7 @@ def make_gliclass(
     aggregation: str,
     device: str,
     quantize: str,
+    runtime: str,
     head_lr_scale: float,
     loss: str,
     focal_alpha: float,
@@ -86,7 +88,12 @@ def make_gliclass(
     check_int(max_length, "max_length", 16)  # the upper bound, the encoder's positions, is checked on load
     if isinstance(model, str):
         model = create_gliclass_model(
-            name=model, max_length=max_length, device=device, quantize=quantize, head_lr_scale=head_lr_scale
+            name=model,
+            max_length=max_length,
+            device=device,
+            quantize=quantize,
+            head_lr_scale=head_lr_scale,
+            runtime=runtime,
         )
     return GLiClassCategorizer(
         nlp.vocab,
@@ -120,11 +127,14 @@ def create_gliclass_model_v1(
     head_lr_scale: float = 1.0,
     lora_rank: int = 0,
     label_template: str = "",
+    runtime: str = "torch",
 ) -> Model:
-    """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, or "" = default).
-    ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the CPU; lossy, inference-only).
-    ``lora_rank`` > 0: training moves low-rank adapters of the encoder and the heads only.
-    ``label_template``: what a bi-encoder reads for a label, e.g. "This text is about {label}."."""
+    """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, "floor", a delta file,
+    or "" = the default). ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the
+    CPU; lossy, inference-only). ``lora_rank`` > 0: training moves low-rank adapters of the encoder
+    and the heads only. ``label_template``: what a bi-encoder reads for a label, e.g. "This text is
+    about {label}.". ``runtime``: "torch", or "onnx" (ONNX Runtime on the CPU, from a folder that
+    ``export --onnx`` wrote; inference-only; needs the ``onnx`` extra)."""
     from .architectures import create_gliclass_model
 
     return create_gliclass_model(
@@ -135,6 +145,7 @@ def create_gliclass_model_v1(
         head_lr_scale=head_lr_scale,
         lora_rank=lora_rank,
         label_template=label_template,
+        runtime=runtime,
     )
 
 

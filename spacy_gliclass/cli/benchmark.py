@@ -25,7 +25,14 @@ def benchmark(
     methods: str = typer.Option(",".join(("pipe", "per_doc", "direct", "reference", "cross", "bare"))),
     int8: bool = typer.Option(False, "--int8", help="Also time nlp.pipe with quantize='int8'."),
     int8_accuracy: str = typer.Option("", help="Comma-separated datasets: macro-F1 of fp32 vs int8."),
-    accuracy_rows: int = typer.Option(500, help="Test rows per dataset for --int8-accuracy."),
+    accuracy_rows: int = typer.Option(500, help="Test rows per dataset for --int8-accuracy and --runtimes."),
+    runtimes: str = typer.Option(
+        "", help="Comma-separated datasets: docs/s and macro-F1 of torch fp32/int8 and ONNX Runtime fp32/int8."
+    ),
+    runtimes_only: bool = typer.Option(False, "--runtimes-only", help="Only the --runtimes table."),
+    onnx_layers: bool = typer.Option(
+        False, "--onnx-layers", help="With --runtimes: macro-F1 of int8 with each matmul layer type kept fp32."
+    ),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="torch threads; 0 = torch's default (one per core)."),
     datasets_dir: str = typer.Option(
@@ -58,6 +65,10 @@ def benchmark(
         int8=int8,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
     )
+    if runtimes:
+        report_runtimes(model, runtimes.split(","), settings, accuracy_rows, onnx_layers, output)
+        if runtimes_only:
+            return
     with tempfile.TemporaryDirectory() as tmp:
         models = [model]
         if also:
@@ -96,3 +107,20 @@ def benchmark(
         bench.plot(report, plot)
     if not report["agreement_ok"]:
         raise typer.Exit(1)
+
+
+def report_runtimes(model: str, datasets: list[str], settings, n_rows: int, layers: bool, output: str) -> None:
+    """Print (and with ``output``, write next to it as ``*.runtimes.json``) the runtime comparison."""
+    from .. import benchmark_runtimes as rt
+
+    datasets = [d.strip() for d in datasets if d.strip()]
+    typer.echo(f"== runtimes: {model or '<embedded default>'}, {n_rows} rows per dataset")
+    report = rt.compare_runtimes(model, datasets, settings, n_rows=n_rows, log=typer.echo)
+    typer.echo(rt.format_runtimes(report))
+    if layers:
+        typer.echo("int8 layer types (ONNX Runtime, macro-F1):")
+        report["layer_ablation"] = rt.layer_ablation(model, datasets, settings, n_rows=n_rows, log=typer.echo)
+    if output:
+        path = Path(output).with_suffix(".runtimes.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")

@@ -26,6 +26,7 @@ def calibrate(
     from ..training.calibrate import calibrate as run
 
     nlp = spacy.load(pipeline)
+
     def split(text: str) -> list[str]:
         return [x.strip() for x in text.split(",") if x.strip()]
 

@@ -130,7 +130,9 @@ class GLiClassProcessor:
             kwargs["add_prefix_space"] = True
         if not any((path / name).is_file() for name in VOCABULARY_FILES):
             # Without them transformers falls back to config.json and blames its own version.
-            raise CheckpointError(Errors.E002.format(path=path, what=f"tokenizer files ({', '.join(VOCABULARY_FILES)})"))
+            raise CheckpointError(
+                Errors.E002.format(path=path, what=f"tokenizer files ({', '.join(VOCABULARY_FILES)})")
+            )
         check_tokenizer_config(path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(

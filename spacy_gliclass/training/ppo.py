@@ -417,8 +417,6 @@ def resolve_rewards(config: Any) -> tuple[dict[str, RewardFn], dict[str, float]]
     return dict(resolved), weights
 
 
-
-
 def train_ppo(
     config: Any, output_dir: str | Path, log: Callable[[str], None] | None = print
 ) -> tuple[GLiClassModel, list[dict[str, float]]]:
