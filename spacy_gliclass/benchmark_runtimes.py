@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .benchmark import BenchSettings, datasets_root, label_pool, make_nlp, sample_texts
-from .evaluation import evaluate_zero_shot
+from .evaluation import evaluate_zero_shot, load_eval_sets
 
 # name -> (runtime, quantize)
 RUNTIME_VARIANTS: dict[str, tuple[str, str]] = {
@@ -43,7 +43,8 @@ def export_checkpoint(model: str, folder: Path, max_length: int, layer_types: Se
 
 
 def _accuracy(nlp: Any, datasets: Sequence[str], n_rows: int, seed: int, root: Path) -> dict[str, float]:
-    return {s.name: s.macro_f1 for s in evaluate_zero_shot(nlp, root, datasets, n=n_rows, seed=seed)}
+    sets = load_eval_sets(root, datasets, n=n_rows, seed=seed)
+    return {s.name: s.macro_f1 for s in evaluate_zero_shot(nlp, sets)}
 
 
 def compare_runtimes(

@@ -133,6 +133,22 @@ def before_after_table(bench: dict) -> str:
     return "\n".join(lines)
 
 
+def runtimes_table(report: dict) -> str:
+    """docs/s, speed-up and macro-F1 per set of torch/ONNX Runtime × fp32/int8 (one interleaved run)."""
+    sets = report["datasets"]
+    lines = [
+        "| runtime | docs/s | speed-up | " + " | ".join(sets) + " | avg | Δ F1 points |",
+        "|---|" + "---|" * (len(sets) + 4),
+    ]
+    for name, e in report["runtimes"].items():
+        f1 = " | ".join(f"{e['macro_f1'][d]:.3f}" for d in sets)
+        lines.append(
+            f"| {name} | {e['docs_per_s']:.1f} | {e['speedup']:.2f}× | {f1} | {e['avg_macro_f1']:.3f} "
+            f"| {0.0 - e['f1_loss_points']:+.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(
     output: Path = typer.Argument(..., help="Folder for REPORT.md and the PNG charts."),
     floor: Path = typer.Option(..., help="Evaluation JSON of the embedded default."),
@@ -142,6 +158,7 @@ def main(
     reference: Path = typer.Option(..., help="The paper's published figures (JSON)."),
     benchmark: Path | None = typer.Option(None, help="Benchmark JSON (docs/s vs labels)."),
     speed_before_after: Path | None = typer.Option(None, help="Benchmark JSON of the floor and the release model."),
+    runtimes: Path | None = typer.Option(None, help="Benchmark --runtimes JSON (torch/ORT × fp32/int8)."),
     title: str = typer.Option("spacy-gliclass: zero-shot results"),
 ) -> None:
     floor_scores = json.loads(floor.read_text(encoding="utf8"))
@@ -235,6 +252,18 @@ def main(
             "`nlp.pipe` docs/s of the untrained floor and the release model (same texts, same process):",
             "",
             before_after_table(json.loads(speed_before_after.read_text(encoding="utf8"))),
+        ]
+    if runtimes is not None:
+        runs = json.loads(runtimes.read_text(encoding="utf8"))
+        parts += [
+            "",
+            "## Runtimes: torch and ONNX Runtime, fp32 and int8",
+            "",
+            f"`nlp.pipe` docs/s over {runs['n_texts']} mixed texts with {runs['n_labels']} labels (medians of "
+            f"{runs['repeats']} interleaved repeats) and zero-shot macro-F1 on {runs['n_rows']} test rows per set, "
+            f"same run; model: {runs['model']}.",
+            "",
+            runtimes_table(runs),
         ]
     (output / "REPORT.md").write_text("\n".join(parts) + "\n", encoding="utf8")
     typer.echo((output / "REPORT.md").read_text(encoding="utf8"))

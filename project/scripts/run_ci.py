@@ -31,6 +31,7 @@ TINY = {
     "bench_texts": 6,
     "bench_label_counts": "1,4",
     "bench_repeats": 1,
+    "runtime_rows": 6,
     "package_version": "0.0.0",
 }
 EXPECTED = [
@@ -41,6 +42,7 @@ EXPECTED = [
     "training/release/release.safetensors",
     "results/eval_release.json",
     "results/calibration.json",
+    "results/runtimes.json",
 ]
 
 

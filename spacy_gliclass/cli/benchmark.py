@@ -66,7 +66,9 @@ def benchmark(
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
     )
     if runtimes:
-        report_runtimes(model, runtimes.split(","), settings, accuracy_rows, onnx_layers, output)
+        # With --runtimes-only the runtime table is the whole result: --output is its file.
+        target = output if runtimes_only or not output else str(Path(output).with_suffix(".runtimes.json"))
+        report_runtimes(model, runtimes.split(","), settings, accuracy_rows, onnx_layers, target)
         if runtimes_only:
             return
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +112,7 @@ def benchmark(
 
 
 def report_runtimes(model: str, datasets: list[str], settings, n_rows: int, layers: bool, output: str) -> None:
-    """Print (and with ``output``, write next to it as ``*.runtimes.json``) the runtime comparison."""
+    """Print (and with ``output``, write to it) the runtime comparison."""
     from .. import benchmark_runtimes as rt
 
     datasets = [d.strip() for d in datasets if d.strip()]
@@ -121,6 +123,6 @@ def report_runtimes(model: str, datasets: list[str], settings, n_rows: int, laye
         typer.echo("int8 layer types (ONNX Runtime, macro-F1):")
         report["layer_ablation"] = rt.layer_ablation(model, datasets, settings, n_rows=n_rows, log=typer.echo)
     if output:
-        path = Path(output).with_suffix(".runtimes.json")
+        path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
