@@ -26,7 +26,7 @@ from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, t
 
 from .errors import CheckpointError, Errors, GLiClassError
 from .memory import trim_heap
-from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor
+from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor, checkpoint
 from .modeling.delta import add_lora, has_lora
 from .modeling.safety import TOKENIZER_FILES, tokenizer_file
 
@@ -84,24 +84,6 @@ def resolve_device(name: str) -> torch.device:
     else:
         return device
     raise GLiClassError(Errors.E028.format(value=name, reason=reason))
-
-
-def is_delta_file(name: str) -> bool:
-    return name.endswith(".safetensors") and Path(name).expanduser().is_file()
-
-
-def load_checkpoint(name: str, max_length: int) -> tuple[GLiClassModel, GLiClassProcessor]:
-    """The embedded models ("" = the trained default, "floor" = the untrained embedding model), a
-    model delta file (``.safetensors``) on top of the floor, a checkpoint directory, or a Hub id."""
-    from .modeling import defaults
-
-    if not name:
-        return defaults.build_release_model(max_length=max_length)
-    if name == defaults.FLOOR:
-        return defaults.build_embedding_bi_encoder(max_length=max_length)
-    if is_delta_file(name):
-        return defaults.build_from_delta(Path(name).expanduser(), max_length=max_length)
-    return GLiClassModel.from_pretrained(name, max_length=max_length)
 
 
 def restore_tokenizer_files(folder: Path, files: Any) -> None:
@@ -173,7 +155,7 @@ class GLiClassShim(PyTorchShim):
 
     def ensure_loaded(self) -> GLiClassModel:
         if self._model is None:
-            model, processor = load_checkpoint(self.cfg["name"], int(self.cfg["max_length"]))
+            model, processor = checkpoint.load(self.cfg["name"], int(self.cfg["max_length"]))
             if self.cfg.get("label_template"):
                 set_label_template(model, self.cfg["label_template"])
             self._set(model, processor)

@@ -33,10 +33,10 @@ BASELINE = "torch fp32"
 
 def export_checkpoint(model: str, folder: Path, max_length: int, layer_types: Sequence[str] | None = None) -> Path:
     """``model`` (checkpoint dir or "" = embedded default) as an ``export --onnx`` folder."""
-    from .architectures import load_checkpoint
+    from .modeling import checkpoint
     from .modeling.onnx_export import INT8_LAYER_TYPES, export_onnx
 
-    torch_model, processor = load_checkpoint(model, max_length)
+    torch_model, processor = checkpoint.load(model, max_length)
     torch_model.save_pretrained(folder, processor)
     export_onnx(torch_model, folder, INT8_LAYER_TYPES if layer_types is None else layer_types)
     return folder

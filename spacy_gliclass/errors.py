@@ -133,10 +133,6 @@ class Errors:
         '@misc = "spacy-gliclass.f1_reward.v1".'
     )
     E065 = "[reward_weights] names {names}, which are not in [rewards] ({known}). Use the same names in both."
-    E066 = (
-        "No dataset '{name}' in {datasets_dir}: expected {path}. Check datasets_dir and the dataset names "
-        "in the reader config."
-    )
     E067 = 'The reader got no datasets. Pass a list of dataset names, e.g. datasets = ["trec", "subj"].'
     E068 = "alpha must be between 0 and 1 (0 = the start model, 1 = the fine-tuned one), got {alpha}."
     E069 = (
@@ -146,8 +142,8 @@ class Errors:
 
     E070 = "'{path}', line {line}: {reason}. Fix or remove that line."
     E071 = (
-        "No dataset '{name}' in '{datasets_dir}': {path} does not exist. Check --datasets-dir and the names "
-        "in --datasets."
+        "No dataset '{name}' in '{datasets_dir}': {path} does not exist. Check the datasets folder (--datasets-dir, "
+        "datasets_dir) and the dataset names."
     )
     E072 = "'{path}' has no \"labels\" list of strings: the dataset's label set is what it is scored against."
     E073 = "No datasets to evaluate. Pass one or more comma-separated names, e.g. --datasets sst2,ag_news."
@@ -264,6 +260,14 @@ class Errors:
     E114 = "The calibration report sets {sets} are also fit sets: report on data kept out of the fit."
     E115 = "label_template applies to bi-encoders (the embedded models); a uni-encoder reads labels as they are."
     E116 = "label_template {template!r} is not a valid template: write the label's place as {{label}}."
+    E117 = (
+        "The pipeline at '{path}' has no gliclass pipe{named}; its pipes are {pipes}. Pass a pipeline saved "
+        "with a gliclass pipe (and --pipe-name if it is not called 'gliclass')."
+    )
+    E118 = (
+        "'{path}' is not a saved spaCy pipeline (no config.cfg there). Pass the folder that nlp.to_disk() or "
+        "spacy train wrote, e.g. training/model-best."
+    )
 
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
     E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
@@ -272,7 +276,10 @@ class Errors:
         '(nlp.add_pipe("gliclass", config={{"labels": [...]}})), set pipe.labels, or give labels per call '
         "or per doc."
     )
-    E020 = "No split '{split}' for dataset '{name}': {path} does not exist."
+    E020 = (
+        "No split '{split}' for dataset '{name}' in '{datasets_dir}': {path} does not exist. Check the datasets "
+        "folder (--datasets-dir, datasets_dir) and the dataset names."
+    )
     E021 = "scorer_type 'cross-attn' needs pooling_strategy 'pass' (the text as a sequence)."
     E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
     E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."

@@ -6,17 +6,13 @@ a seeded sample of the test split. Used by ``python -m spacy_gliclass evaluate``
 
 from __future__ import annotations
 
-import json
-import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .errors import Errors, GLiClassError
-from .jsonl import read_jsonl
+from .datasets import EvalSet, macro_f1
 
 
 @dataclass
@@ -27,74 +23,6 @@ class DatasetScore:
     n_labels: int
     seconds: float
     macro_f1_prior_corrected: float | None = None
-
-
-def dataset_labels(datasets_dir: Path, name: str) -> list[str]:
-    """The label set of a dataset, from its ``dataset_info.json``."""
-    path = datasets_dir / name / "dataset_info.json"
-    if not path.is_file():
-        raise GLiClassError(Errors.E071.format(name=name, datasets_dir=datasets_dir, path=path))
-    try:
-        info = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
-    labels = info.get("labels") if isinstance(info, dict) else None
-    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
-        raise GLiClassError(Errors.E072.format(path=path))
-    return labels
-
-
-def read_rows(datasets_dir: Path, name: str, split: str = "test", n: int = 1000, seed: int = 0) -> list[dict]:
-    """A seeded sample of ``n`` rows of a split (all rows when n <= 0); every row needs a text and
-    its gold labels, and an empty split is refused rather than scored as 0."""
-    path = datasets_dir / name / f"{split}.jsonl"
-    if not path.is_file():
-        raise GLiClassError(Errors.E020.format(split=split, name=name, path=path))
-    rows = []
-    for line, row in read_jsonl(path):
-        text, labels = row.get("text"), row.get("labels")
-        if not isinstance(text, str):
-            reason = Errors.E024.format(name="text", expected="a string", value=text)
-        elif not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
-            reason = Errors.E024.format(name="labels", expected="a non-empty list of strings", value=labels)
-        else:
-            rows.append(row)
-            continue
-        raise GLiClassError(Errors.E070.format(path=path, line=line, reason=reason.rstrip(".")))
-    if not rows:
-        raise GLiClassError(Errors.E074.format(path=path, name=name, split=split))
-    random.Random(seed).shuffle(rows)
-    return rows[:n] if n > 0 else rows
-
-
-@dataclass
-class EvalSet:
-    """A dataset's label set and its sampled test rows."""
-
-    name: str
-    labels: list[str]
-    rows: list[dict]
-
-
-def load_eval_sets(datasets_dir: Path, names: Sequence[str], n: int = 1000, seed: int = 0) -> list[EvalSet]:
-    """Every dataset read and checked up front: a typo or a bad row fails before the model loads,
-    not after hours of scoring the datasets before it."""
-    if not names:
-        raise GLiClassError(Errors.E073)
-    return [
-        EvalSet(name, dataset_labels(datasets_dir, name), read_rows(datasets_dir, name, "test", n, seed))
-        for name in names
-    ]
-
-
-def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str]) -> float:
-    scores = []
-    for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
-        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores)
 
 
 def correct_label_priors(scores: np.ndarray) -> np.ndarray:

@@ -17,9 +17,9 @@ from typing import Any
 import srsly
 import torch
 
-from .architectures import RUNTIME_KEYS, GLiClassShim, load_checkpoint
+from .architectures import RUNTIME_KEYS, GLiClassShim
 from .errors import CheckpointError, Errors, GLiClassError
-from .modeling import GLiClassModel, GLiClassProcessor
+from .modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from .modeling.model import STATE_PREFIX
 from .modeling.onnx_export import backbones, needs_all_hidden_states
 from .modeling.ort_encoder import LABEL_ENCODER_STEM, OrtEncoder, import_onnxruntime, onnx_file
@@ -51,7 +51,7 @@ class OrtShim(GLiClassShim):
             path = onnx_file(name, "encoder", quantize)
             if not name or not path.is_file():
                 raise CheckpointError(Errors.E086.format(path=name, file=path.relative_to(Path(name))))
-            model, processor = load_checkpoint(name, int(self.cfg["max_length"]))
+            model, processor = checkpoint.load(name, int(self.cfg["max_length"]))
             graphs = {stem: onnx_file(name, stem, quantize).read_bytes() for stem in backbones(model)}
             self._use(attach_graphs(model, graphs), processor, graphs)
         return self._model

@@ -23,7 +23,7 @@ import srsly
 
 import spacy_gliclass
 from spacy_gliclass.errors import CheckpointError
-from spacy_gliclass.modeling.model import LEGACY_WEIGHTS_NAME, WEIGHTS_NAME
+from spacy_gliclass.modeling.checkpoint import LEGACY_WEIGHTS_NAME, WEIGHTS_NAME
 
 LABELS = ["sports", "business"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import typer
 
-from spacy_gliclass.evaluation import dataset_labels, read_rows
+from spacy_gliclass.datasets import dataset_labels, read_split, shuffled_sample
 from spacy_gliclass.modeling.defaults import build_embedding_bi_encoder
 
 FIT_SETS = "trec,subj,goemotions,tweet_eval_hate,tweet_eval_irony,tweet_eval_offensive,hate_speech_offensive"
@@ -25,7 +25,7 @@ def main(datasets_dir: Path = Path("../shared/datasets"), datasets: str = FIT_SE
     cosines, gold = [], []
     for name in datasets.split(","):
         labels = dataset_labels(datasets_dir, name)
-        rows = read_rows(datasets_dir, name, "train", n, seed=1)
+        rows = shuffled_sample(read_split(datasets_dir, name, "train"), n, seed=1)
         with torch.inference_mode():
             for i in range(0, len(rows), 32):
                 chunk = rows[i : i + 32]

@@ -32,33 +32,21 @@ class SpanResult:
 
 
 def load_pipeline(model: str, labels: Sequence[str] | None) -> tuple[Language, str]:
-    """A pipeline with a gliclass pipe, and the pipe's name.
-
-    ``model`` is a saved spaCy pipeline (``spacy.load``), a GLiClass checkpoint directory or Hub id
-    (a blank English pipeline around it), or "" for the embedded default."""
-    import spacy
-
-    path = Path(model) if model else None
-    if path is not None and (path / "config.cfg").is_file():
-        nlp = spacy.load(path)
-        names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "gliclass"]
-        if not names:
-            raise GLiClassError(Errors.E044.format(model=model))
-        name = names[-1]
-        if labels:
-            nlp.get_pipe(name).labels = list(labels)
-    elif path is None or (path / "config.json").is_file() or not path.exists():
-        nlp = spacy.blank("en")
-        nlp.add_pipe("gliclass", config={"model": model, "labels": list(labels or [])})
-        name = "gliclass"
-    else:
-        raise GLiClassError(Errors.E044.format(model=model))
-    if not nlp.get_pipe(name).labels:
-        raise GLiClassError(Errors.E043.format(model=model or "<embedded default>"))
+    """A pipeline with a gliclass pipe that has labels, loaded before any file is written, and the
+    pipe's name. ``model``: a saved spaCy pipeline, a GLiClass checkpoint directory, a Hub id, a
+    delta file, "floor", or "" for the default."""
     from ..architectures import get_shim
+    from ..pipeline import is_saved_pipeline
+    from ..pipeline import load_pipeline as load
 
-    get_shim(nlp.get_pipe(name).model).ensure_loaded()  # a bad checkpoint fails before any file is written
-    return nlp, name
+    path = Path(model)
+    if model and path.is_dir() and not is_saved_pipeline(path) and not (path / "config.json").is_file():
+        raise GLiClassError(Errors.E044.format(model=model))
+    nlp, pipe = load(model, labels=list(labels or []))
+    if not pipe.labels:
+        raise GLiClassError(Errors.E043.format(model=model or "<embedded default>"))
+    get_shim(pipe.model).ensure_loaded()  # a bad checkpoint fails before any file is written
+    return nlp, pipe.name
 
 
 class Annotator:

@@ -18,22 +18,22 @@ def calibrate(
     rows: int = typer.Option(300, help="Test rows per dataset (seeded sample)."),
     seed: int = typer.Option(0),
     report: Path | None = typer.Option(None, help="Write the before/after figures as JSON here."),
-    pipe_name: str = typer.Option("gliclass", help="Name of the gliclass pipe in the pipeline."),
+    pipe_name: str = typer.Option("", help="Name of the gliclass pipe; '' = the pipeline's gliclass pipe."),
 ) -> None:
     """Fit scale and bias by logistic regression on (text, label, is-gold) pairs; print ECE and micro-F1 at 0.5."""
-    import spacy
-
+    from ..datasets import dataset_names
+    from ..pipeline import load_saved_pipeline
     from ..training.calibrate import calibrate as run
 
-    nlp = spacy.load(pipeline)
+    nlp, pipe = load_saved_pipeline(pipeline, pipe_name)
 
     def split(text: str) -> list[str]:
         return [x.strip() for x in text.split(",") if x.strip()]
 
-    names = split(fit_sets) or sorted(p.parent.name for p in datasets_dir.glob("*/test.jsonl"))
+    names = split(fit_sets) or dataset_names(datasets_dir, "test")
     held_out = set(split(exclude)) | set(split(report_sets))
     fit = [x for x in names if x not in held_out]
-    result = run(nlp, datasets_dir, fit, split(report_sets), rows=rows, seed=seed, pipe_name=pipe_name)
+    result = run(nlp, datasets_dir, fit, split(report_sets), rows=rows, seed=seed, pipe_name=pipe.name)
     nlp.to_disk(output)
     before, after = result["before"], result["after"]
     typer.echo(f"scale {before['scale']:.3f} -> {after['scale']:.3f}, bias {before['bias']:.3f} -> {after['bias']:.3f}")

@@ -15,15 +15,14 @@ def delta(
     rank: int = typer.Option(
         32, help="Rank of each encoder matrix's update (truncated SVD; exact for LoRA of this rank)."
     ),
-    pipe_name: str = typer.Option("gliclass", help="Name of the gliclass pipe in the pipeline."),
+    pipe_name: str = typer.Option("", help="Name of the gliclass pipe; '' = the pipeline's gliclass pipe."),
 ) -> None:
     """Store what training changed, in a few MB: low-rank encoder updates and the heads."""
-    import spacy
-
     from ..architectures import get_shim
     from ..modeling.defaults import save_delta
+    from ..pipeline import load_saved_pipeline
 
-    nlp = spacy.load(pipeline)
-    stats = save_delta(get_shim(nlp.get_pipe(pipe_name).model).fp32_model(), output, rank=rank)
+    _, pipe = load_saved_pipeline(pipeline, pipe_name)
+    stats = save_delta(get_shim(pipe.model).fp32_model(), output, rank=rank)
     size = output.stat().st_size / 2**20
     typer.echo(f"Wrote {output}: {stats['tensors']} tensors, {stats['numbers']:,} numbers, {size:.1f} MB")

@@ -17,14 +17,13 @@ LABELS = ["sports", "business", "science", "entertainment", "banking"]
 
 
 def demo(
-    model: str = typer.Option("", help="Checkpoint dir or Hub id; empty = the embedded default."),
+    model: str = typer.Option("", help="A saved pipeline, checkpoint dir, Hub id, delta file or 'floor'; '' = the default."),
     labels: str = typer.Option(",".join(LABELS), help="Comma-separated labels."),
 ) -> None:
     """Classify sample texts zero-shot and print each doc's cats."""
-    import spacy
+    from ..pipeline import load_pipeline
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": model, "labels": [x.strip() for x in labels.split(",")]})
+    nlp, _ = load_pipeline(model, labels=[x.strip() for x in labels.split(",") if x.strip()])
     for doc in nlp.pipe(SAMPLES):
         best = max(doc.cats, key=doc.cats.get)
         cats = {k: round(v, 3) for k, v in doc.cats.items()}

@@ -25,21 +25,17 @@ def evaluate(
     ),
 ) -> None:
     """Score a model zero-shot on datasets it never trained on."""
-    import spacy
-
-    from ..evaluation import evaluate_zero_shot, load_eval_sets
+    from ..datasets import load_eval_sets
+    from ..evaluation import evaluate_zero_shot
+    from ..pipeline import load_pipeline
     from ..validation import check_writable
 
     # The data and the output path are checked before the model loads and the scoring starts.
     sets = load_eval_sets(datasets_dir, [x.strip() for x in datasets.split(",") if x.strip()], n=n, seed=seed)
     if output:
         check_writable(output)
-    if model and (Path(model) / "config.cfg").is_file():
-        nlp = spacy.load(model)
-    else:
-        nlp = spacy.blank("en")
-        nlp.add_pipe("gliclass", config={"model": model})
-    results = evaluate_zero_shot(nlp, sets, prior_correction=prior_correction)
+    nlp, pipe = load_pipeline(model)
+    results = evaluate_zero_shot(nlp, sets, pipe_name=pipe.name, prior_correction=prior_correction)
     extra = f" {'prior-corrected':>15}" if prior_correction else ""
     typer.echo(f"{'dataset':24} {'macro-F1':>8}{extra} {'rows':>6} {'labels':>6} {'docs/s':>7}")
     for r in results:

@@ -10,18 +10,17 @@ import typer
 def export(
     pipeline: Path = typer.Argument(..., help="A saved spaCy pipeline with a gliclass pipe."),
     output: Path = typer.Argument(..., help="Folder for config.json, model.safetensors and tokenizer files."),
-    pipe_name: str = typer.Option("gliclass", help="Name of the gliclass pipe in the pipeline."),
+    pipe_name: str = typer.Option("", help="Name of the gliclass pipe; '' = the pipeline's gliclass pipe."),
     onnx: bool = typer.Option(
         False, "--onnx", help='Also write onnx/*.onnx (fp32 and int8) for runtime = "onnx" (needs the onnx extra).'
     ),
 ) -> None:
     """Export the model so that upstream gliclass (and `model = OUTPUT` in a config) can load it."""
-    import spacy
-
     from ..architectures import get_shim
+    from ..pipeline import load_saved_pipeline
 
-    nlp = spacy.load(pipeline)
-    shim = get_shim(nlp.get_pipe(pipe_name).model)
+    _, pipe = load_saved_pipeline(pipeline, pipe_name)
+    shim = get_shim(pipe.model)
     shim.save_pretrained(output)
     if onnx:
         from ..modeling.onnx_export import export_onnx

@@ -14,19 +14,19 @@ def interpolate(
     start: str = typer.Option(
         None, help="Start checkpoint; default: the model the pipe was created from ('' = embedded default)."
     ),
-    pipe_name: str = typer.Option("gliclass", help="Name of the gliclass pipe in the pipeline."),
+    pipe_name: str = typer.Option("", help="Name of the gliclass pipe; '' = the pipeline's gliclass pipe."),
 ) -> None:
     """Move a fine-tuned pipeline part of the way back to its start model, keeping zero-shot robustness."""
-    import spacy
-
-    from ..architectures import get_shim, load_checkpoint
+    from ..architectures import get_shim
+    from ..modeling import checkpoint
+    from ..pipeline import load_saved_pipeline
     from ..training.interpolate import interpolate_weights
 
-    nlp = spacy.load(pipeline)
-    shim = get_shim(nlp.get_pipe(pipe_name).model)
+    nlp, pipe = load_saved_pipeline(pipeline, pipe_name)
+    shim = get_shim(pipe.model)
     name = shim.cfg["name"] if start is None else start
     shown = name or "<embedded default>"
-    start_model, _ = load_checkpoint(name, int(shim.cfg["max_length"]))
+    start_model, _ = checkpoint.load(name, int(shim.cfg["max_length"]))
     interpolate_weights(shim.fp32_model(), start_model, alpha, start_name=shown)
     nlp.to_disk(output)
     typer.echo(f"Wrote {output}: {alpha:g} x fine-tuned + {1 - alpha:g} x {shown}")

@@ -11,10 +11,9 @@ hold a label (rows may have different label counts); empty slots hold ``EMPTY_LO
 
 from __future__ import annotations
 
-import os
-import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,8 @@ from .delta import merged_state_dict
 from .layers import FeaturesProjector, LayerwiseAttention, LstmEncoder, build_scorer, pool
 from .processor import EncodedBatch, GLiClassProcessor
 from .prototypes import mix_prototypes
-from .safety import check_links
 
 EMPTY_LOGIT = -1.0e4
-WEIGHTS_NAME = "model.safetensors"
-LEGACY_WEIGHTS_NAME = "pytorch_model.bin"
 STATE_PREFIX = "model."
 # Buffers some checkpoints carry that are rebuilt by the backbone and never affect outputs.
 IGNORED_KEY_SUFFIXES = ("position_ids", "embeddings.position_embeddings.weight_unused")
@@ -93,6 +89,17 @@ class GLiClassModel(nn.Module):
     # -- label-embedding cache (bi-encoder) ---------------------------------------------------
     def clear_label_cache(self) -> None:
         self._label_cache.clear()
+
+    @contextmanager
+    def label_cache_kept(self) -> Iterator[None]:
+        """Put the label cache back as it was after the block, which may clear or fill it (a
+        benchmark of uncached label encoding must not change what the next cached run finds)."""
+        saved = self._label_cache.copy()
+        try:
+            yield
+        finally:
+            self._label_cache.clear()
+            self._label_cache.update(saved)
 
     def train(self, mode: bool = True) -> GLiClassModel:
         self.clear_label_cache()  # weights are about to change (or just did)
@@ -331,74 +338,12 @@ class GLiClassModel(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path, max_length: int = 512) -> tuple[GLiClassModel, GLiClassProcessor]:
         """Load a checkpoint in the upstream layout: (model in eval mode, its processor)."""
-        path = resolve_checkpoint(path)
-        config = GLiClassConfig.from_json_file(path / "config.json")
-        processor = GLiClassProcessor.from_pretrained(path, config, max_length=max_length)
-        weights = read_weights(path)
-        squeeze = weights.get(STATE_PREFIX + "layer_wise_attention.W1.weight")
-        if config.squeeze_layers and squeeze is not None:
-            # Upstream sizes this from num_hidden_layers but feeds it every hidden state (one more,
-            # the embeddings included): trust the tensor, not the config (GLICLASS-UPSTREAM §1.4).
-            config.squeeze_num_layers = int(squeeze.shape[1])
-        model = cls(config)
-        model.load_checkpoint_state_dict(weights, source=str(path))
-        model.eval()
-        return model, processor
+        from .checkpoint import read_checkpoint
+
+        return read_checkpoint(path, max_length=max_length)
 
     def save_pretrained(self, path: str | Path, processor: GLiClassProcessor | None = None) -> None:
         """Write config.json, model.safetensors (and the tokenizer) in the upstream layout."""
-        from safetensors.torch import save_file
+        from .checkpoint import save_checkpoint
 
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.config.to_json_file(path / "config.json")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.checkpoint_state_dict().items()}
-        save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})
-        if processor is not None:
-            processor.save_pretrained(path)
-
-
-def is_hub_id(name: str) -> bool:
-    """``owner/name``: what the Hugging Face Hub accepts as a repository id."""
-    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", str(name)) is not None
-
-
-def resolve_checkpoint(name: str | Path) -> Path:
-    """A local checkpoint directory, or a Hub id fetched once (only when online and asked for);
-    either way a folder with no symbolic link that leads outside it."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise CheckpointError(Errors.E002.format(path=path, what="config.json"))
-        check_links(path)
-        return path
-    text = str(name)
-    if not is_hub_id(text):
-        raise CheckpointError(Errors.E001.format(path=path))
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        raise CheckpointError(Errors.E006.format(name=text))
-    try:
-        from huggingface_hub import snapshot_download
-
-        snapshot = Path(snapshot_download(text))
-    except Exception as err:  # network, auth, missing repo: all the user's to fix
-        raise CheckpointError(Errors.E009.format(name=text, reason=err)) from err
-    check_links(snapshot)
-    return snapshot
-
-
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint: safetensors first; a .bin only through ``weights_only`` unpickling."""
-    safetensors_file = path / WEIGHTS_NAME
-    bin_file = path / LEGACY_WEIGHTS_NAME
-    try:
-        if safetensors_file.is_file():
-            from safetensors.torch import load_file
-
-            return load_file(str(safetensors_file))
-        if bin_file.is_file():
-            return torch.load(str(bin_file), map_location="cpu", weights_only=True)
-    except Exception as err:
-        bad = safetensors_file if safetensors_file.is_file() else bin_file
-        raise CheckpointError(Errors.E003.format(path=bad, reason=err)) from err
-    raise CheckpointError(Errors.E002.format(path=path, what=f"{WEIGHTS_NAME} or {LEGACY_WEIGHTS_NAME}"))
+        save_checkpoint(self, path, processor)

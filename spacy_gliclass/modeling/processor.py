@@ -219,6 +219,10 @@ class GLiClassProcessor:
             used += len(self.label_block(labels)) + len(self.example_ids(examples))
         return self.max_length - used
 
+    def text_sequence(self, text_ids: Sequence[int]) -> list[int]:
+        """The text alone between the tokenizer's special tokens: what a plain encoder reads."""
+        return [*self._prefix, *text_ids, *self._suffix]
+
     def build(self, text_ids: Sequence[int], block: Sequence[int], prompt: Sequence[int], examples: Sequence[int]):
         """One input sequence from its pieces, in the order the config says."""
         if self.config.is_bi_encoder:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..architectures import get_shim
+from ..datasets import dataset_labels, read_split, shuffled_sample
 from ..errors import Errors, GLiClassError
-from ..evaluation import dataset_labels, read_rows
 
 
 @dataclass
@@ -53,7 +53,7 @@ def pair_scores(nlp, datasets_dir: Path, names: Sequence[str], rows: int, seed: 
     raw, gold = [], []
     for name in names:
         labels = dataset_labels(datasets_dir, name)
-        sample = read_rows(datasets_dir, name, "test", rows, seed)
+        sample = shuffled_sample(read_split(datasets_dir, name, "test"), rows, seed)
         docs = nlp.pipe((r["text"] for r in sample), component_cfg={pipe_name: {"labels": labels}})
         for row, doc in zip(sample, docs, strict=True):
             p = np.clip(np.array([doc.cats[label] for label in labels], dtype="float64"), 1e-7, 1 - 1e-7)

@@ -13,40 +13,25 @@ it imports nothing heavy.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
+from ..datasets import dataset_labels, read_split, subset_in_order
 from ..errors import Errors, GLiClassError
-from ..jsonl import read_jsonl
 
 
-def _labels_of(row: dict[str, Any]) -> list[str]:
-    labels = row.get("labels", row.get("true_labels", []))
-    return [labels] if isinstance(labels, str) else [str(x) for x in labels]
-
-
-def load_dataset(datasets_dir: Path, name: str, split: str, max_rows: int, seed: int) -> tuple[list[str], list[dict]]:
+def load_dataset(root: Path, name: str, split: str, max_rows: int, seed: int) -> tuple[list[str], list[dict]]:
     """(label set, rows) of one dataset; ``max_rows`` keeps a seeded random subset, in file order."""
-    folder = datasets_dir / name
-    path = folder / f"{split}.jsonl"
-    if not path.is_file():
-        raise GLiClassError(Errors.E066.format(name=name, datasets_dir=datasets_dir, path=path))
-    rows = [row for _, row in read_jsonl(path)]
-    if max_rows and len(rows) > max_rows:
-        keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(rows)), max_rows))
-        rows = [rows[i] for i in keep]
-    info_path = folder / "dataset_info.json"
-    info = json.loads(info_path.read_text(encoding="utf8")) if info_path.is_file() else {}
-    labels = list(info.get("labels") or [])
-    labels += [x for x in dict.fromkeys(x for row in rows for x in _labels_of(row)) if x not in set(labels)]
+    rows = subset_in_order(read_split(root, name, split), max_rows, f"{seed}:{name}")
+    labels = dataset_labels(root, name)
+    # A gold label missing from dataset_info.json must still be a candidate.
+    labels += [x for x in dict.fromkeys(x for row in rows for x in row["labels"]) if x not in set(labels)]
     return labels, rows
 
 
@@ -104,14 +89,14 @@ def create_jsonl_reader(
         nonlocal passes
         rng = random.Random(seed * 1_000_003 + passes)
         passes += 1
-        items = [(name, row) for name, (_, rows) in loaded.items() for row in rows if row.get("text")]
+        items = [(name, row) for name, (_, rows) in loaded.items() for row in rows if row["text"]]
         if shuffle:
             rng.shuffle(items)
         for name, row in items:
             own = loaded[name][0]
-            gold = set(_labels_of(row))
+            gold = set(row["labels"])
             labels = candidate_labels(own, pool, rng, negative_prob, max_negatives, gold, max_candidates)
-            doc = nlp.make_doc(str(row["text"]))
+            doc = nlp.make_doc(row["text"])
             reference = doc.copy()
             reference.cats = {label: 1.0 if label in gold else 0.0 for label in labels}
             if Doc.has_extension("gliclass_labels"):  # dev scoring predicts over the same candidates

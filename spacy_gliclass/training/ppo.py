@@ -31,11 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..architectures import load_checkpoint
 from ..errors import Errors, GLiClassError
 from ..jsonl import read_jsonl
 from ..memory import trim_heap
-from ..modeling import GLiClassModel, GLiClassProcessor
+from ..modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from ..validation import check_float, check_int, check_type
 from . import rewards as _rewards  # noqa: F401 - registers the reward functions
 from .rewards import UNJUDGED, RewardFn, combine_rewards
@@ -434,7 +433,7 @@ def train_ppo(
     rewards, weights = resolve_rewards(config)
     examples = read_ppo_examples(data_cfg.get("train", ""), check_int(data_cfg.get("max_rows", 0), "data.max_rows"))
     max_length = check_int(model_cfg.get("max_length", 256), "model.max_length", 16)
-    model, processor = load_checkpoint(str(model_cfg.get("checkpoint", "")), max_length)
+    model, processor = checkpoint.load(str(model_cfg.get("checkpoint", "")), max_length)
     trainer = PPOTrainer(model, processor, rewards, weights, ppo_config)
     start = time.perf_counter()
     if log:
@@ -442,11 +441,11 @@ def train_ppo(
     history = trainer.train(examples, log=log)
     if log:
         log(f"done in {time.perf_counter() - start:.1f}s")
-    checkpoint = output_dir / "checkpoint"
-    model.save_pretrained(checkpoint, processor)
+    saved = output_dir / "checkpoint"
+    model.save_pretrained(saved, processor)
     labels = list(dict.fromkeys(label for eg in examples for label in eg.labels))
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(checkpoint), "labels": labels})
+    nlp.add_pipe("gliclass", config={"model": str(saved), "labels": labels})
     nlp.to_disk(output_dir / "pipeline")
     with (output_dir / "history.jsonl").open("w", encoding="utf8") as f:
         for stats in history:

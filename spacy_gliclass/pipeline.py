@@ -1,0 +1,61 @@
+"""Load a pipeline with a gliclass pipe, and find that pipe: what every CLI command and the
+annotate engines start from, so that each accepts the same things and fails the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import Errors, GLiClassError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+    from .component import GLiClassCategorizer
+
+
+def is_saved_pipeline(model: str | Path) -> bool:
+    """A folder that ``nlp.to_disk`` (or ``spacy train``) wrote."""
+    return bool(str(model)) and (Path(model) / "config.cfg").is_file()
+
+
+def find_gliclass_pipe(nlp: Language, pipe_name: str = "", source: str | Path = "<pipeline>") -> str:
+    """The name of the gliclass pipe: ``pipe_name`` if given (and a gliclass pipe), else the last one."""
+    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "gliclass"]
+    if pipe_name:
+        names = [name for name in names if name == pipe_name]
+    if not names:
+        named = f" called '{pipe_name}'" if pipe_name else ""
+        raise GLiClassError(Errors.E117.format(path=source, named=named, pipes=nlp.pipe_names))
+    return names[-1]
+
+
+def load_saved_pipeline(path: str | Path, pipe_name: str = "") -> tuple[Language, GLiClassCategorizer]:
+    """A saved pipeline and its gliclass pipe (for commands that change or export a trained pipe)."""
+    import spacy
+
+    if not is_saved_pipeline(path):
+        raise GLiClassError(Errors.E118.format(path=path))
+    nlp = spacy.load(path)
+    return nlp, nlp.get_pipe(find_gliclass_pipe(nlp, pipe_name, path))
+
+
+def load_pipeline(
+    model: str = "", labels: list[str] | None = None, pipe_name: str = "", config: dict[str, Any] | None = None
+) -> tuple[Language, GLiClassCategorizer]:
+    """A pipeline to classify with, and its gliclass pipe. ``model``: a saved pipeline (loaded as
+    it is; ``labels``, if given, replace its labels), else any ``model`` value of the pipe — a
+    checkpoint folder, a Hub id, a delta file, "floor" or "" (the default) — in a blank English
+    pipeline, with ``config`` as further pipe settings."""
+    import spacy
+
+    if is_saved_pipeline(model):
+        nlp, pipe = load_saved_pipeline(model, pipe_name)
+        if labels:
+            pipe.labels = list(labels)
+        return nlp, pipe
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe(
+        "gliclass", name=pipe_name or "gliclass", config={**(config or {}), "model": model, "labels": list(labels or [])}
+    )
+    return nlp, pipe
