@@ -1,6 +1,6 @@
 """Docs → model batches → one score per (doc, label), in the docs' own order.
 
-On a CPU, speed comes from never computing padding and never repeating work (BENCHMARKS.md):
+On a CPU, speed comes from never computing padding and never repeating work:
 inputs are sorted by length inside the buffer ``nlp.pipe`` hands us, cut into batches under a
 token budget, and padded only to each batch's longest. Long texts become windows on a token
 budget that always reserves the label block and a uni-encoder's examples; label sets too long for
@@ -18,9 +18,12 @@ import numpy as np
 from .errors import Errors, GLiClassError
 from .modeling import EncodedBatch, GLiClassProcessor
 from .modeling.processor import FewShotExample
+from .settings import PipeSettings
 
 # A label group must leave at least this many tokens for the text window.
 MIN_TEXT_TOKENS = 32
+# Most share of a batch's tokens that may be padding (see ``batches``).
+MAX_PADDING = 0.1
 
 
 @dataclass
@@ -42,19 +45,6 @@ class Task:
     sequence: list[int]
     labels: list[str]
     examples: tuple[FewShotExample, ...] = ()
-
-
-@dataclass
-class Settings:
-    prompt: str | None = None
-    window_size: int = 0  # 0: as many text tokens as fit next to the labels
-    window_overlap: int = 0
-    aggregation: str = "max"  # "max" | "mean"
-    exclusive: bool = False
-    batch_size: int = 8  # most inputs in one forward pass
-    max_batch_tokens: int = 4096  # most (padded) tokens in one forward pass
-    max_padding: float = 0.1  # most share of a batch's tokens that may be padding
-    example_weight: float = 0.5  # bi-encoder prototype rule (modeling/prototypes.py)
 
 
 def label_groups(
@@ -89,9 +79,10 @@ def windows(text_ids: list[int], size: int, overlap: int) -> list[list[int]]:
     return [text_ids[s : s + size] for s in range(0, max(len(text_ids) - overlap, 1), step)]
 
 
-def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Settings) -> list[Task]:
+def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: PipeSettings) -> list[Task]:
     """Every model input needed to score ``requests``."""
-    prompt_ids = processor.prompt_ids(settings.prompt)
+    prompt = settings.prompt or None
+    prompt_ids = processor.prompt_ids(prompt)
     tasks: list[Task] = []
     uni = not processor.config.is_bi_encoder
     # Docs of a buffer usually share one label set and examples: group it, size its window and
@@ -101,9 +92,9 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
     for r, request in enumerate(requests):
         key = (tuple(request.labels), request.examples)
         if key not in layouts:
-            groups = label_groups(processor, request.labels, settings.prompt, request.examples)
+            groups = label_groups(processor, request.labels, prompt, request.examples)
             # One window size for all groups, so that window w of every group covers the same text.
-            budget = min(processor.text_budget(group, settings.prompt, request.examples) for group in groups)
+            budget = min(processor.text_budget(group, prompt, request.examples) for group in groups)
             if settings.window_size > 0:
                 budget = min(budget, settings.window_size)
             if settings.window_overlap and settings.window_overlap >= budget:
@@ -126,12 +117,12 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Se
     return tasks
 
 
-def batches(tasks: list[Task], settings: Settings) -> list[list[Task]]:
+def batches(tasks: list[Task], settings: PipeSettings) -> list[list[Task]]:
     """Length-sorted batches under the size, token and padding budgets.
 
     The padding cap matters on a CPU: a buffer of mixed texts sorted and cut every 8 inputs still
     wastes 17% (160 texts) to 55% (40 texts) of its compute on padding; a batch is closed instead
-    when the next (longest so far) input would make more than ``max_padding`` of it padding."""
+    when the next (longest so far) input would make more than ``MAX_PADDING`` of it padding."""
     ordered = sorted(tasks, key=lambda t: len(t.sequence))
     out: list[list[Task]] = []
     current: list[Task] = []
@@ -142,7 +133,7 @@ def batches(tasks: list[Task], settings: Settings) -> list[list[Task]]:
         if current and (
             len(current) >= settings.batch_size
             or padded > settings.max_batch_tokens
-            or padded - real - width > settings.max_padding * padded
+            or padded - real - width > MAX_PADDING * padded
         ):
             out.append(current)
             current, real = [], 0
@@ -163,7 +154,7 @@ def _activate(logits: np.ndarray, exclusive: bool) -> np.ndarray:
 def score(
     requests: Sequence[Request],
     processor: GLiClassProcessor,
-    settings: Settings,
+    settings: PipeSettings,
     run: Callable[[EncodedBatch], np.ndarray],
 ) -> list[np.ndarray]:
     """Scores per request, aligned with its labels. ``run`` maps a batch to (B, C) logits."""
@@ -188,12 +179,12 @@ def score(
     results = []
     for r in range(len(requests)):
         per_window = [
-            _activate(np.concatenate([logits[(r, w, g)] for g in range(n_groups[r])]), settings.exclusive)
+            _activate(np.concatenate([logits[(r, w, g)] for g in range(n_groups[r])]), settings.exclusive_classes)
             for w in range(n_windows[r])
         ]
         stacked = np.stack(per_window)
         scores = stacked.max(0) if settings.aggregation == "max" else stacked.mean(0)
-        if settings.exclusive and settings.aggregation == "max" and len(per_window) > 1:
+        if settings.exclusive_classes and settings.aggregation == "max" and len(per_window) > 1:
             scores = scores / scores.sum()
         results.append(scores.astype("float32"))
     return results

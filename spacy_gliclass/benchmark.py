@@ -214,7 +214,7 @@ class Bench:
     # -- per label set preparation (untimed) --------------------------------------------------
     def prepare(self, labels: list[str], rng: random.Random) -> None:
         """Build the batches the timed methods replay, and the useful-token counts of each method."""
-        b, proc, s = self.batching, self.processor, self.pipe._settings()
+        b, proc, s = self.batching, self.processor, self.pipe.settings
         self.pipe.labels = labels
         if self.nlp_int8 is not None:
             self.nlp_int8.get_pipe("gliclass").labels = labels

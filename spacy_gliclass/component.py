@@ -34,6 +34,7 @@ from .errors import Errors, GLiClassError, LabelError
 from .fewshot import check_example_weight, check_examples, model_examples
 from .modeling import validate_labels
 from .modeling.processor import FewShotExample
+from .settings import PipeSettings
 from .training.losses import LOSSES, compute_loss
 from .validation import check_float, check_int, check_threshold, check_type
 
@@ -226,18 +227,10 @@ class GLiClassCategorizer(TrainablePipe):
         return self.cfg["label_descriptions"].get(label, label)
 
     # -- prediction ---------------------------------------------------------------------------
-    def _settings(self) -> batching.Settings:
-        cfg = self.cfg
-        return batching.Settings(
-            prompt=cfg["prompt"] or None,
-            window_size=cfg["window_size"],
-            window_overlap=cfg["window_overlap"],
-            aggregation=cfg["aggregation"],
-            exclusive=cfg["exclusive_classes"],
-            batch_size=cfg["batch_size"],
-            max_batch_tokens=cfg["max_batch_tokens"],
-            example_weight=cfg["example_weight"],
-        )
+    @property
+    def settings(self) -> PipeSettings:
+        """The pipe's settings as one object (a copy: change them through ``cfg`` or ``labels``)."""
+        return PipeSettings.from_cfg(self.cfg)
 
     def _score_docs(self, docs: Sequence[Doc]) -> list[tuple[list[str], np.ndarray]]:
         shim = get_shim(self.model)
@@ -256,7 +249,7 @@ class GLiClassCategorizer(TrainablePipe):
         def run(batch: Any) -> np.ndarray:
             return self.model.predict(batch).logits.float().cpu().numpy()
 
-        scores = batching.score(requests, processor, self._settings(), run)
+        scores = batching.score(requests, processor, self.settings, run)
         return list(zip(label_sets, scores, strict=True))
 
     @staticmethod

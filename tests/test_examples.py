@@ -15,6 +15,7 @@ from spacy_gliclass.errors import GLiClassError
 from spacy_gliclass.modeling import GLiClassModel
 from spacy_gliclass.modeling.processor import FewShotExample
 from spacy_gliclass.modeling.prototypes import mix_prototypes
+from spacy_gliclass.settings import PipeSettings
 
 LABELS = ["sports", "business", "science and technology"]
 EXAMPLES = [
@@ -144,7 +145,7 @@ def test_uni_encoder_windows_reserve_the_examples_block(tiny_uni):
     examples = tuple(FewShotExample.coerce(ex) for ex in EXAMPLES)
     block = processor.example_ids(examples)
     long_text = processor.tokenize(" ".join(TEXTS * 6))
-    tasks = batching.plan([batching.Request(long_text, LABELS, examples)], processor, batching.Settings())
+    tasks = batching.plan([batching.Request(long_text, LABELS, examples)], processor, PipeSettings())
     assert len(tasks) > 1  # the text is windowed ...
     end = -len(processor._suffix)
     for task in tasks:  # ... and every window keeps the whole examples block, within max_length
