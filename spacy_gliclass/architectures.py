@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor, checkpoint
 from .modeling.delta import add_lora, has_lora
 from .modeling.safety import TOKENIZER_FILES, tokenizer_file
+from .settings import ModelSettings
+from .validation import check_int
 
 QUANTIZE_OPTIONS = ("", "int8")
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -113,31 +116,16 @@ def set_label_template(model: GLiClassModel, template: str) -> None:
 class GLiClassShim(PyTorchShim):
     """Holds the torch model and its processor; loads them on first use."""
 
-    def __init__(
-        self,
-        name: str = "",
-        max_length: int = 512,
-        device: str = "",
-        quantize: str = "",
-        head_lr_scale: float = 1.0,
-        lora_rank: int = 0,
-        label_template: str = "",
-    ) -> None:
+    def __init__(self, settings: ModelSettings | None = None) -> None:
         super().__init__(None)
-        if quantize not in QUANTIZE_OPTIONS:
-            raise GLiClassError(Errors.E080.format(value=quantize))
+        settings = settings or ModelSettings()
+        check_int(settings.max_length, "max_length", 16)  # the upper bound, the encoder's positions: on load
+        if settings.quantize not in QUANTIZE_OPTIONS:
+            raise GLiClassError(Errors.E080.format(value=settings.quantize))
         # `name` is not looked at here: a saved pipeline is rebuilt from its own bytes, even when the
         # checkpoint it was created from is gone. A missing checkpoint fails when it is first needed.
-        resolve_device(device)
-        self.cfg = {
-            "name": name,
-            "max_length": max_length,
-            "device": device,
-            "quantize": quantize,
-            "head_lr_scale": head_lr_scale,
-            "lora_rank": int(lora_rank),
-            "label_template": label_template,
-        }
+        resolve_device(settings.device)
+        self.cfg = asdict(settings)
         self.processor: GLiClassProcessor | None = None
         # The fp32 model: what is saved and trained. `_model` is it, or its int8 copy (quantize="int8").
         self._fp32: GLiClassModel | None = None
@@ -286,40 +274,18 @@ def _forward(model: Model, batch: EncodedBatch, is_train: bool) -> tuple[GLiClas
         return torch_model.encode(batch), lambda d_output: batch
 
 
-def create_gliclass_model(
-    name: str = "",
-    max_length: int = 512,
-    device: str = "",
-    quantize: str = "",
-    head_lr_scale: float = 1.0,
-    lora_rank: int = 0,
-    label_template: str = "",
-    runtime: str = "torch",
-) -> Model:
-    """The thinc model of the ``gliclass`` pipe: ``name`` is a checkpoint dir, a Hub id, "floor",
-    a delta file, or empty (the default). ``quantize="int8"``: run the linear layers as dynamic
-    int8 on the CPU (opt-in, lossy); the weights the pipe saves stay fp32. ``lora_rank`` > 0:
-    training updates low-rank adapters of the encoder (and the heads) only. ``label_template``:
-    what a bi-encoder reads for each label (default: the model's own). ``runtime="onnx"``: run the
-    backbone in ONNX Runtime from a folder written by ``export --onnx`` (inference only;
-    ``quantize`` picks its int8 graph)."""
-    if runtime not in RUNTIMES:
-        raise GLiClassError(Errors.E084.format(value=runtime))
+def create_gliclass_model(settings: ModelSettings | None = None) -> Model:
+    """The thinc model of the ``gliclass`` pipe (``settings``: the model block; see
+    ``factory.create_gliclass_model_v1``). ``runtime="onnx"`` runs the backbone in ONNX Runtime."""
+    settings = settings or ModelSettings()
+    if settings.runtime not in RUNTIMES:
+        raise GLiClassError(Errors.E084.format(value=settings.runtime))
     shim_class: type[GLiClassShim] = GLiClassShim
-    if runtime == "onnx":  # imported here: a torch pipe never loads the ONNX wing
+    if settings.runtime == "onnx":  # imported here: a torch pipe never loads the ONNX wing
         from .ort_shim import OrtShim
 
         shim_class = OrtShim
-    shim = shim_class(
-        name=name,
-        max_length=max_length,
-        device=device,
-        quantize=quantize,
-        head_lr_scale=head_lr_scale,
-        lora_rank=lora_rank,
-        label_template=label_template,
-    )
-    return Model("gliclass", _forward, shims=[shim], attrs={"name": name})
+    return Model("gliclass", _forward, shims=[shim_class(settings)], attrs={"name": settings.name})
 
 
 def get_shim(model: Model) -> GLiClassShim:

@@ -117,6 +117,17 @@ def plan(requests: Sequence[Request], processor: GLiClassProcessor, settings: Pi
     return tasks
 
 
+def label_offsets(tasks: Sequence[Task]) -> list[int]:
+    """Where each task's labels start in its request's labels (a group's place in the label set)."""
+    starts: dict[tuple[int, int], int] = {}
+    ends: dict[int, int] = {}
+    for task in tasks:  # `plan` emits a request's groups in order, the windows of each together
+        if (task.request, task.group) not in starts:
+            starts[(task.request, task.group)] = ends.get(task.request, 0)
+            ends[task.request] = starts[(task.request, task.group)] + len(task.labels)
+    return [starts[(task.request, task.group)] for task in tasks]
+
+
 def batches(tasks: list[Task], settings: PipeSettings) -> list[list[Task]]:
     """Length-sorted batches under the size, token and padding budgets.
 

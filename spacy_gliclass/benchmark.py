@@ -170,17 +170,15 @@ def make_nlp(model: str, settings: BenchSettings, quantize: str = "", runtime: s
     import spacy
 
     config: dict[str, Any] = {
-        "model": model,
+        "model": {"name": model, "max_length": settings.max_length, "runtime": runtime},
         "labels": ["placeholder"],
-        "max_length": settings.max_length,
-        "runtime": runtime,
     }
     if settings.batch_size is not None:
         config["batch_size"] = settings.batch_size
     if settings.max_batch_tokens is not None:
         config["max_batch_tokens"] = settings.max_batch_tokens
     if quantize:
-        config["quantize"] = quantize
+        config["model"]["quantize"] = quantize
     nlp = spacy.blank("en")
     nlp.add_pipe("gliclass", config=config)
     return nlp

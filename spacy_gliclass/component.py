@@ -12,7 +12,6 @@ labels of the reference doc's gold ``cats`` (training), the pipe's ``labels``. I
 (``doc._.gliclass_examples`` or an ``"examples"`` context), the pipe's.
 """
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -31,80 +30,19 @@ from thinc.api import Model, Optimizer
 from . import batching
 from .architectures import get_shim
 from .errors import Errors, GLiClassError, LabelError
-from .fewshot import check_example_weight, check_examples, model_examples
+from .fewshot import check_examples, model_examples
 from .modeling import validate_labels
 from .modeling.processor import FewShotExample
-from .settings import PipeSettings
-from .training.losses import LOSSES, compute_loss
-from .validation import check_float, check_int, check_threshold, check_type
+from .settings import PipeSettings, validate_cfg
+from .training.losses import FocalLoss
 
 DOC_LABELS_EXTENSION = "gliclass_labels"
 DOC_EXAMPLES_EXTENSION = "gliclass_examples"
-AGGREGATIONS = ("max", "mean")
-CFG_KEYS = (
-    "labels",
-    "label_descriptions",
-    "exclusive_classes",
-    "threshold",
-    "prompt",
-    "batch_size",
-    "max_batch_tokens",
-    "window_size",
-    "window_overlap",
-    "aggregation",
-    "loss",
-    "focal_alpha",
-    "focal_gamma",
-)
-
-
 def install_extensions() -> None:
     """Register ``doc._.gliclass_labels`` and ``doc._.gliclass_examples`` (per doc) once; never forced."""
     for name in (DOC_LABELS_EXTENSION, DOC_EXAMPLES_EXTENSION):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
-
-
-def validate_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The pipe's settings, checked and normalised. The one check for both a new pipe and a loaded
-    one: a saved pipe's ``cfg`` file is plain JSON that spaCy's config validation never sees."""
-    missing = [key for key in CFG_KEYS if key not in cfg]
-    if missing:
-        raise GLiClassError(Errors.E030.format(keys=missing))
-    labels = check_type(cfg["labels"], "labels", list | tuple, "a list of strings")
-    labels = validate_labels(labels) if labels else []
-    descriptions = check_type(cfg["label_descriptions"], "label_descriptions", dict, "a dict of label → text")
-    if descriptions:
-        validate_labels(list(descriptions))
-        validate_labels(list(descriptions.values()))
-        unknown = [key for key in descriptions if key not in labels]
-        if labels and unknown:
-            warnings.warn(Errors.W002.format(keys=unknown, labels=labels), stacklevel=3)
-    for setting, supported in (("aggregation", AGGREGATIONS), ("loss", LOSSES)):
-        if cfg[setting] not in supported:
-            raise GLiClassError(Errors.E016.format(setting=setting, supported=supported, value=cfg[setting]))
-    window_size = check_int(cfg["window_size"], "window_size", 0)
-    window_overlap = check_int(cfg["window_overlap"], "window_overlap", 0)
-    if window_size and window_overlap >= window_size:
-        raise GLiClassError(Errors.E018.format(overlap=window_overlap, size=window_size))
-    return {
-        "labels": labels,
-        "label_descriptions": dict(descriptions),
-        "exclusive_classes": check_type(cfg["exclusive_classes"], "exclusive_classes", bool, "true or false"),
-        "threshold": check_threshold(cfg["threshold"]),
-        "prompt": check_type(cfg["prompt"], "prompt", str, "a string"),
-        # Pipelines saved before examples existed have neither key.
-        "examples": check_examples(cfg.get("examples", []), labels),
-        "example_weight": check_example_weight(cfg.get("example_weight", 0.5)),
-        "batch_size": check_int(cfg["batch_size"], "batch_size", 1),
-        "max_batch_tokens": check_int(cfg["max_batch_tokens"], "max_batch_tokens", 1),
-        "window_size": window_size,
-        "window_overlap": window_overlap,
-        "aggregation": cfg["aggregation"],
-        "loss": cfg["loss"],
-        "focal_alpha": check_float(cfg["focal_alpha"], "focal_alpha"),  # < 0 turns alpha off
-        "focal_gamma": check_float(cfg["focal_gamma"], "focal_gamma"),
-    }
 
 
 class GLiClassCategorizer(TrainablePipe):
@@ -116,49 +54,25 @@ class GLiClassCategorizer(TrainablePipe):
         model: Model,
         name: str = "gliclass",
         *,
-        labels: Sequence[str] = (),
-        label_descriptions: dict[str, str] | None = None,
-        exclusive_classes: bool = False,
-        threshold: float = 0.5,
-        prompt: str = "",
-        examples: Sequence[dict[str, Any]] = (),
-        example_weight: float = 0.5,
-        batch_size: int = 8,
-        max_batch_tokens: int = 4096,
-        window_size: int = 0,
-        window_overlap: int = 0,
-        aggregation: str = "max",
-        loss: str = "focal",
-        focal_alpha: float = 0.5,
-        focal_gamma: float = 2.0,
+        loss: Callable | str | None = None,
         scorer: Callable | None = None,
+        **settings: Any,
     ) -> None:
+        """``settings``: any of :class:`~spacy_gliclass.settings.PipeSettings`' fields; the rest
+        take its defaults. ``loss``: a callable ``(logits, targets, mask) -> loss`` (the config's
+        ``[components.gliclass.loss]`` block); default: focal loss."""
         install_extensions()
+        unknown = sorted(set(settings) - set(PipeSettings.names()))
+        if unknown:
+            raise GLiClassError(Errors.E119.format(keys=unknown, known=", ".join(PipeSettings.names())))
+        if isinstance(loss, str) or (loss is not None and not callable(loss)):
+            raise GLiClassError(Errors.E120.format(value=loss))
         self.vocab = vocab
         self.model = model
         self.name = name
+        self.loss = loss if loss is not None else FocalLoss()
         self.scorer = scorer
-        self._call_labels: list[str] | None = None
-        self._call_examples: list[dict[str, Any]] | None = None
-        self.cfg: dict[str, Any] = validate_cfg(
-            {
-                "labels": labels,
-                "label_descriptions": dict(label_descriptions or {}),
-                "exclusive_classes": exclusive_classes,
-                "threshold": threshold,
-                "prompt": prompt,
-                "examples": examples,
-                "example_weight": example_weight,
-                "batch_size": batch_size,
-                "max_batch_tokens": max_batch_tokens,
-                "window_size": window_size,
-                "window_overlap": window_overlap,
-                "aggregation": aggregation,
-                "loss": loss,
-                "focal_alpha": focal_alpha,
-                "focal_gamma": focal_gamma,
-            }
-        )
+        self.cfg: dict[str, Any] = validate_cfg({**PipeSettings().to_cfg(), **settings})
 
     # -- serialisation ------------------------------------------------------------------------
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> "GLiClassCategorizer":
@@ -198,9 +112,9 @@ class GLiClassCategorizer(TrainablePipe):
         self.cfg["labels"] = validate_labels([*self.cfg["labels"], label])
         return 1
 
-    def _labels_for(self, doc: Doc) -> list[str]:
-        if self._call_labels is not None:
-            return self._call_labels
+    def _labels_for(self, doc: Doc, call_labels: list[str] | None = None) -> list[str]:
+        if call_labels is not None:
+            return call_labels
         own = doc._.get(DOC_LABELS_EXTENSION)
         context = getattr(doc, "_context", None)
         if own is None and isinstance(context, dict):
@@ -211,10 +125,10 @@ class GLiClassCategorizer(TrainablePipe):
             raise LabelError(Errors.E019.format(name=self.name))
         return self.cfg["labels"]
 
-    def _examples_for(self, doc: Doc, shared: tuple[FewShotExample, ...]) -> tuple[FewShotExample, ...]:
+    def _examples_for(self, doc: Doc, shared: tuple[FewShotExample, ...], from_call: bool) -> tuple[FewShotExample, ...]:
         """The examples a doc is scored with: ``shared`` (the call's) if the call gave some, else the
         doc's own, else ``shared`` (the pipe's), which is converted once per buffer, not per doc."""
-        if self._call_examples is not None:
+        if from_call:
             return shared
         own = doc._.get(DOC_EXAMPLES_EXTENSION)
         context = getattr(doc, "_context", None)
@@ -232,15 +146,18 @@ class GLiClassCategorizer(TrainablePipe):
         """The pipe's settings as one object (a copy: change them through ``cfg`` or ``labels``)."""
         return PipeSettings.from_cfg(self.cfg)
 
-    def _score_docs(self, docs: Sequence[Doc]) -> list[tuple[list[str], np.ndarray]]:
+    def _score_docs(
+        self, docs: Sequence[Doc], labels: list[str] | None, examples: list[dict[str, Any]] | None
+    ) -> list[tuple[list[str], np.ndarray]]:
         shim = get_shim(self.model)
         shim.ensure_loaded()
         processor = shim.processor
-        label_sets = [self._labels_for(doc) for doc in docs]
-        shared = self._call_examples if self._call_examples is not None else self.cfg["examples"]
-        shared = model_examples(shared, self._model_text)
+        label_sets = [self._labels_for(doc, labels) for doc in docs]
+        shared = model_examples(examples if examples is not None else self.cfg["examples"], self._model_text)
         requests = [
-            batching.Request(ids, [self._model_text(label) for label in label_set], self._examples_for(doc, shared))
+            batching.Request(
+                ids, [self._model_text(label) for label in label_set], self._examples_for(doc, shared, examples is not None)
+            )
             for ids, label_set, doc in zip(
                 processor.tokenize_texts([doc.text for doc in docs]), label_sets, docs, strict=True
             )
@@ -256,23 +173,34 @@ class GLiClassCategorizer(TrainablePipe):
     def _columns(label_sets: Iterable[Sequence[str]]) -> list[str]:
         return list(dict.fromkeys(label for label_set in label_sets for label in label_set))
 
-    def predict(self, docs: Iterable[Doc]) -> np.ndarray:
-        """(n_docs × n_labels) scores; NaN where a doc was not scored for a label (per-doc labels)."""
+    def predict(
+        self,
+        docs: Iterable[Doc],
+        *,
+        labels: Sequence[str] | None = None,
+        examples: Sequence[dict[str, Any]] | None = None,
+    ) -> np.ndarray:
+        """(n_docs × n_labels) scores; NaN where a doc was not scored for a label (per-doc labels).
+        ``labels`` / ``examples``: this call's, for every doc (see the module docstring)."""
         docs = list(docs)
+        call_labels = validate_labels(labels) if labels is not None else None
         if not docs:
-            return np.zeros((0, len(self.labels)), dtype="float32")
-        scored = self._score_docs(docs)
+            return np.zeros((0, len(call_labels if call_labels is not None else self.labels)), dtype="float32")
+        call_examples = check_examples(examples) if examples is not None else None
+        scored = self._score_docs(docs, call_labels, call_examples)
         columns = self._columns(labels for labels, _ in scored)
         index = {label: i for i, label in enumerate(columns)}
         out = np.full((len(docs), len(columns)), np.nan, dtype="float32")
-        for row, (labels, scores) in enumerate(scored):
-            out[row, [index[label] for label in labels]] = scores
+        for row, (doc_labels, scores) in enumerate(scored):
+            out[row, [index[label] for label in doc_labels]] = scores
         return out
 
-    def set_annotations(self, docs: Iterable[Doc], scores: np.ndarray) -> None:
-        """Write each doc's scores to ``doc.cats``, keeping any other component's cats."""
+    def set_annotations(self, docs: Iterable[Doc], scores: np.ndarray, *, labels: Sequence[str] | None = None) -> None:
+        """Write each doc's scores to ``doc.cats``, keeping any other component's cats. ``labels``:
+        the ones ``predict`` was given."""
         docs = list(docs)
-        columns = self._columns(self._labels_for(doc) for doc in docs)
+        call_labels = validate_labels(labels) if labels is not None else None
+        columns = self._columns(self._labels_for(doc, call_labels) for doc in docs)
         for doc, row in zip(docs, scores, strict=True):
             doc.cats.update({label: float(v) for label, v in zip(columns, row, strict=True) if not np.isnan(v)})
 
@@ -291,17 +219,15 @@ class GLiClassCategorizer(TrainablePipe):
     ) -> Iterator[Doc]:
         """Annotate docs in buffers of ``batch_size``; order is kept, inputs are length-sorted inside."""
         error_handler = self.get_error_handler()
-        call_labels = validate_labels(labels) if labels is not None else None
-        call_examples = check_examples(examples) if examples is not None else None
+        # Checked once, before the first buffer: a bad label list fails before any work.
+        labels = validate_labels(labels) if labels is not None else None
+        examples = check_examples(examples) if examples is not None else None
         for docs in minibatch(stream, size=batch_size):
-            self._call_labels, self._call_examples = call_labels, call_examples
             try:
-                self.set_annotations(docs, self.predict(docs))
+                self.set_annotations(docs, self.predict(docs, labels=labels, examples=examples), labels=labels)
                 yield from docs
             except Exception as err:  # noqa: BLE001 - spaCy's error handler decides
                 error_handler(self.name, self, docs, err)
-            finally:
-                self._call_labels = self._call_examples = None
 
     # -- training -----------------------------------------------------------------------------
     def _candidates(self, example: Example) -> tuple[list[str], list[float]]:
@@ -318,20 +244,24 @@ class GLiClassCategorizer(TrainablePipe):
     def _loss_on(
         self, examples: Sequence[Example], candidates: Sequence[tuple[list[str], list[float]]], is_train: bool
     ) -> torch.Tensor:
+        """The loss of a batch, planned as inference plans it: a long text is read in windows, each
+        an input with the doc's gold labels; a label set too long for one input, in groups."""
         shim = get_shim(self.model)
         shim.ensure_loaded()
         processor = shim.processor
         text_ids = processor.tokenize_texts([eg.predicted.text for eg in examples])
-        model_labels = [[self._model_text(label) for label in labels] for labels, _ in candidates]
-        batch = processor.encode_ids(text_ids, model_labels, prompt=self.cfg["prompt"] or None)
+        requests = [
+            batching.Request(ids, [self._model_text(label) for label in labels])
+            for ids, (labels, _) in zip(text_ids, candidates, strict=True)
+        ]
+        tasks = batching.plan(requests, processor, self.settings)
+        batch = processor.collate([t.sequence for t in tasks], [t.labels for t in tasks])
         output, _ = self.model(batch, is_train=is_train)
         targets = torch.zeros_like(output.logits)
-        for row, (_, gold) in enumerate(candidates):
+        for row, (task, start) in enumerate(zip(tasks, batching.label_offsets(tasks), strict=True)):
+            gold = candidates[task.request][1][start : start + len(task.labels)]
             targets[row, : len(gold)] = torch.tensor(gold, dtype=targets.dtype)
-        cfg = self.cfg
-        return compute_loss(
-            cfg["loss"], output.logits, targets, output.label_mask, cfg["focal_alpha"], cfg["focal_gamma"]
-        )
+        return self.loss(output.logits, targets, output.label_mask)
 
     def update(
         self,
@@ -366,8 +296,7 @@ class GLiClassCategorizer(TrainablePipe):
         mask = torch.tensor(~np.isnan(scores), dtype=torch.float32)
         targets = torch.tensor([[float(eg.reference.cats.get(c, 0.0)) for c in columns] for eg in examples])
         logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
-        cfg = self.cfg
-        loss = compute_loss(cfg["loss"], logits, targets, mask, cfg["focal_alpha"], cfg["focal_gamma"])
+        loss = self.loss(logits, targets, mask)
         loss.backward()
         return float(loss.detach()), probs.grad.numpy()
 

@@ -268,6 +268,15 @@ class Errors:
         "'{path}' is not a saved spaCy pipeline (no config.cfg there). Pass the folder that nlp.to_disk() or "
         "spacy train wrote, e.g. training/model-best."
     )
+    E119 = "Unknown gliclass pipe setting(s) {keys}. The pipe's settings are: {known}."
+    E120 = (
+        "loss = {value!r}: the loss is a registered function now. Write it as a block, e.g. "
+        '[components.gliclass.loss] @losses = "spacy-gliclass.softmax_loss.v1" (or focal_loss.v1 with '
+        "alpha and gamma, or bce_loss.v1)."
+    )
+    E121 = (
+        "The gliclass pipe's {keys} moved: {places}. Edit the config ('{path}') or the add_pipe config accordingly."
+    )
 
     E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
     E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."

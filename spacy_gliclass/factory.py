@@ -1,38 +1,27 @@
-"""Entry-point module: the ``gliclass`` factory, the model architecture and the scorer.
+"""Entry-point module: the ``gliclass`` factory, the model architecture, the losses and the scorer.
 
 spaCy imports this module for *every* pipeline it creates, so it must stay cheap and can never
-fail: it imports nothing but spaCy itself, and torch/transformers load only inside the
-functions, when a ``gliclass`` pipe is actually built.
+fail: it imports nothing but spaCy and the settings dataclass, and torch/transformers load only
+inside the functions, when a ``gliclass`` pipe is actually built.
 """
 
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, Union
 
 from spacy.language import Language
 from spacy.util import registry
 from thinc.api import Model
 
+from .settings import ModelSettings, PipeSettings
+
+ARCHITECTURE = "spacy-gliclass.GLiClassModel.v1"
+# The `[components.gliclass.model]` block: where the weights come from and how they run.
+DEFAULT_MODEL: dict[str, Any] = {"@architectures": ARCHITECTURE, **asdict(ModelSettings())}
 DEFAULT_CONFIG: dict[str, Any] = {
-    "model": "",
-    "labels": [],
-    "label_descriptions": {},
-    "exclusive_classes": False,
-    "threshold": 0.5,
-    "prompt": "",
-    "examples": [],
-    "example_weight": 0.5,
-    "batch_size": 8,
-    "max_batch_tokens": 4096,
-    "max_length": 512,
-    "window_size": 0,
-    "window_overlap": 0,
-    "aggregation": "max",
-    "device": "",
-    "quantize": "",
-    "runtime": "torch",
-    "head_lr_scale": 1.0,
-    "loss": "focal",
-    "focal_alpha": 0.5,
-    "focal_gamma": 2.0,
+    "model": DEFAULT_MODEL,
+    **PipeSettings().to_cfg(),
+    "loss": {"@losses": "spacy-gliclass.focal_loss.v1", "alpha": 0.5, "gamma": 2.0},
     "scorer": {"@scorers": "spacy-gliclass.scorer.v1"},
 }
 
@@ -67,38 +56,25 @@ def make_gliclass(
     example_weight: float,
     batch_size: int,
     max_batch_tokens: int,
-    max_length: int,
     window_size: int,
     window_overlap: int,
     aggregation: str,
-    device: str,
-    quantize: str,
-    runtime: str,
-    head_lr_scale: float,
-    loss: str,
-    focal_alpha: float,
-    focal_gamma: float,
+    loss: Union[str, Callable],  # noqa: UP007 - a string is the old flat form, refused with its new place
     scorer: Any,
 ):
-    """Build the pipe. ``model``: a checkpoint dir, a Hub id, "" (embedded default) or a thinc Model."""
+    """Build the pipe. ``model``: the ``[components.gliclass.model]`` block, or as a shorthand a
+    ``name`` alone (a checkpoint dir, a Hub id, a delta file, "floor", or "" = the default)."""
     from .architectures import create_gliclass_model
     from .component import GLiClassCategorizer
-    from .validation import check_int
 
-    check_int(max_length, "max_length", 16)  # the upper bound, the encoder's positions, is checked on load
     if isinstance(model, str):
-        model = create_gliclass_model(
-            name=model,
-            max_length=max_length,
-            device=device,
-            quantize=quantize,
-            head_lr_scale=head_lr_scale,
-            runtime=runtime,
-        )
+        model = create_gliclass_model(ModelSettings(name=model))
     return GLiClassCategorizer(
         nlp.vocab,
         model,
         name,
+        loss=loss,
+        scorer=scorer,
         labels=labels,
         label_descriptions=label_descriptions,
         exclusive_classes=exclusive_classes,
@@ -111,42 +87,58 @@ def make_gliclass(
         window_size=window_size,
         window_overlap=window_overlap,
         aggregation=aggregation,
-        loss=loss,
-        focal_alpha=focal_alpha,
-        focal_gamma=focal_gamma,
-        scorer=scorer,
     )
 
 
-@registry.architectures("spacy-gliclass.GLiClassModel.v1")
+@registry.architectures(ARCHITECTURE)
 def create_gliclass_model_v1(
-    name: str = "",
-    max_length: int = 512,
-    device: str = "",
-    quantize: str = "",
-    head_lr_scale: float = 1.0,
-    lora_rank: int = 0,
-    label_template: str = "",
-    runtime: str = "torch",
+    name: str = ModelSettings.name,
+    max_length: int = ModelSettings.max_length,
+    device: str = ModelSettings.device,
+    quantize: str = ModelSettings.quantize,
+    head_lr_scale: float = ModelSettings.head_lr_scale,
+    lora_rank: int = ModelSettings.lora_rank,
+    label_template: str = ModelSettings.label_template,
+    runtime: str = ModelSettings.runtime,
 ) -> Model:
     """A GLiClass model loaded lazily from ``name`` (checkpoint dir, Hub id, "floor", a delta file,
-    or "" = the default). ``quantize``: "" (fp32) or "int8" (dynamic int8 linear layers on the
-    CPU; lossy, inference-only). ``lora_rank`` > 0: training moves low-rank adapters of the encoder
-    and the heads only. ``label_template``: what a bi-encoder reads for a label, e.g. "This text is
-    about {label}.". ``runtime``: "torch", or "onnx" (ONNX Runtime on the CPU, from a folder that
+    or "" = the default). ``quantize``: "" (fp32) or "int8" (int8 linear layers on the CPU; lossy,
+    inference-only). ``lora_rank`` > 0: training moves low-rank adapters of the encoder and the
+    heads only. ``label_template``: what a bi-encoder reads for a label, e.g. "This text is about
+    {label}.". ``runtime``: "torch", or "onnx" (ONNX Runtime on the CPU, from a folder that
     ``export --onnx`` wrote; inference-only; needs the ``onnx`` extra)."""
     from .architectures import create_gliclass_model
 
+    settings = dict(name=name, max_length=max_length, device=device, quantize=quantize, runtime=runtime)
     return create_gliclass_model(
-        name=name,
-        max_length=max_length,
-        device=device,
-        quantize=quantize,
-        head_lr_scale=head_lr_scale,
-        lora_rank=lora_rank,
-        label_template=label_template,
-        runtime=runtime,
+        ModelSettings(**settings, head_lr_scale=head_lr_scale, lora_rank=lora_rank, label_template=label_template)
     )
+
+
+@registry.losses("spacy-gliclass.focal_loss.v1")
+def make_focal_loss(alpha: float = 0.5, gamma: float = 2.0) -> Callable:
+    """Focal loss per label slot (independent labels); ``alpha`` < 0 or ``gamma`` = 0 turn its
+    class weighting or its focusing off."""
+    from .training.losses import FocalLoss
+
+    return FocalLoss(alpha=alpha, gamma=gamma)
+
+
+@registry.losses("spacy-gliclass.bce_loss.v1")
+def make_bce_loss() -> Callable:
+    """Plain binary cross-entropy per label slot."""
+    from .training.losses import FocalLoss
+
+    return FocalLoss(alpha=-1.0, gamma=0.0)
+
+
+@registry.losses("spacy-gliclass.softmax_loss.v1")
+def make_softmax_loss() -> Callable:
+    """Cross-entropy of a softmax over each example's candidates: a ranking signal for
+    single-label data."""
+    from .training.losses import SoftmaxLoss
+
+    return SoftmaxLoss()
 
 
 @registry.scorers("spacy-gliclass.scorer.v1")

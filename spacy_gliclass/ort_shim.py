@@ -12,7 +12,6 @@ it loads without the original folder, and ``quantize`` is fixed when it is saved
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import srsly
 import torch
@@ -23,6 +22,7 @@ from .modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from .modeling.model import STATE_PREFIX
 from .modeling.onnx_export import backbones, needs_all_hidden_states
 from .modeling.ort_encoder import LABEL_ENCODER_STEM, OrtEncoder, import_onnxruntime, onnx_file
+from .settings import ModelSettings
 
 
 def attach_graphs(model: GLiClassModel, graphs: dict[str, bytes]) -> GLiClassModel:
@@ -37,12 +37,12 @@ def attach_graphs(model: GLiClassModel, graphs: dict[str, bytes]) -> GLiClassMod
 class OrtShim(GLiClassShim):
     """Holds a GLiClassModel with ONNX Runtime backbones and its processor; loads them on first use."""
 
-    def __init__(self, name: str = "", max_length: int = 512, device: str = "", **kwargs: Any) -> None:
-        if device not in ("", "cpu"):
-            raise GLiClassError(Errors.E089.format(device=device))
+    def __init__(self, settings: ModelSettings | None = None) -> None:
+        settings = settings or ModelSettings(runtime="onnx")
+        if settings.device not in ("", "cpu"):
+            raise GLiClassError(Errors.E089.format(device=settings.device))
         import_onnxruntime()  # a missing extra fails when the pipe is built, not on the first doc
-        super().__init__(name=name, max_length=max_length, device=device, **kwargs)
-        self.cfg["runtime"] = "onnx"
+        super().__init__(settings)
         self._graphs: dict[str, bytes] = {}
 
     def ensure_loaded(self) -> GLiClassModel:

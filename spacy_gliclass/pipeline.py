@@ -30,13 +30,29 @@ def find_gliclass_pipe(nlp: Language, pipe_name: str = "", source: str | Path = 
     return names[-1]
 
 
+def moved_settings_error(err: Exception, path: str | Path) -> GLiClassError | None:
+    """Our error naming the new place of flat settings an older pipeline's config still has, for a
+    spaCy config error about them (None for any other error)."""
+    from .settings import MOVED
+
+    keys = [e["loc"][-1] for e in getattr(err, "errors", None) or [] if e.get("loc") and e["loc"][-1] in MOVED]
+    if not keys:
+        return None
+    places = "; ".join(f"{key} -> {MOVED[key]}" for key in keys)
+    return GLiClassError(Errors.E121.format(keys=keys, places=places, path=Path(path) / "config.cfg"))
+
+
 def load_saved_pipeline(path: str | Path, pipe_name: str = "") -> tuple[Language, GLiClassCategorizer]:
     """A saved pipeline and its gliclass pipe (for commands that change or export a trained pipe)."""
     import spacy
+    from confection import ConfigValidationError
 
     if not is_saved_pipeline(path):
         raise GLiClassError(Errors.E118.format(path=path))
-    nlp = spacy.load(path)
+    try:
+        nlp = spacy.load(path)
+    except ConfigValidationError as err:
+        raise (moved_settings_error(err, path) or err) from err
     return nlp, nlp.get_pipe(find_gliclass_pipe(nlp, pipe_name, path))
 
 

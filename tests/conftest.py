@@ -68,3 +68,20 @@ def tiny_uni(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bi(tmp_path_factory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("tiny_bi"), architecture_type="bi-encoder", scorer_type="simple")
+
+
+MODEL_KEYS = ("max_length", "device", "quantize", "runtime", "head_lr_scale", "lora_rank", "label_template")
+LOSSES = {
+    "focal": {"@losses": "spacy-gliclass.focal_loss.v1"},
+    "bce": {"@losses": "spacy-gliclass.bce_loss.v1"},
+    "softmax": {"@losses": "spacy-gliclass.softmax_loss.v1"},
+}
+
+
+def gliclass_config(model, **settings) -> dict:
+    """An add_pipe config for a gliclass pipe: model settings (max_length, quantize, …) go to the
+    nested model block, ``loss="softmax"`` to the loss block, the rest stay pipe settings."""
+    block = {"name": str(model), **{key: settings.pop(key) for key in MODEL_KEYS if key in settings}}
+    if isinstance(settings.get("loss"), str):
+        settings["loss"] = LOSSES[settings["loss"]]
+    return {"model": block, **settings}

@@ -14,7 +14,7 @@ import spacy
 from spacy_gliclass.errors import CheckpointError, GLiClassError
 from spacy_gliclass.modeling import GLiClassModel
 
-from .conftest import build_tiny
+from .conftest import build_tiny, gliclass_config
 
 LABELS = ["sports", "business", "science"]
 TEXTS = ["The striker scored twice in the final.", "Shares tumbled after the profit warning."]
@@ -23,7 +23,7 @@ LONG_TEXT = " ".join(["the match went on and on"] * 120)  # ~700 words
 
 def make_nlp(model, **config):
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(model), "labels": LABELS, **config})
+    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=LABELS, **config))
     return nlp
 
 
@@ -98,7 +98,7 @@ def test_the_loading_config_decides_how_a_saved_pipe_runs(saved_pipeline):
     ``device = "cuda:0"`` can be loaded on a CPU with a config override."""
     from spacy_gliclass.architectures import get_shim
 
-    nlp = spacy.load(saved_pipeline, config={"components.gliclass.max_length": 64})
+    nlp = spacy.load(saved_pipeline, config={"components.gliclass.model.max_length": 64})
     shim = get_shim(nlp.get_pipe("gliclass").model)
     assert shim.processor.max_length == shim.cfg["max_length"] == 64
 

@@ -67,7 +67,7 @@ def test_int8_is_opt_in_saves_fp32_weights_and_refuses_training(tmp_path, tiny_u
     from spacy_gliclass.modeling import GLiClassModel
 
     nlp = spacy.blank("en")
-    pipe = nlp.add_pipe("gliclass", config={"model": str(tiny_uni), "labels": LABELS[:3], "quantize": "int8"})
+    pipe = nlp.add_pipe("gliclass", config={"model": {"name": str(tiny_uni), "quantize": "int8"}, "labels": LABELS[:3]})
     cats = nlp(TEXTS[1]).cats
     shim = get_shim(pipe.model)
     assert shim.is_quantized and not any(type(m) is torch.nn.Linear for m in shim._model.modules())
@@ -81,4 +81,4 @@ def test_int8_is_opt_in_saves_fp32_weights_and_refuses_training(tmp_path, tiny_u
     with pytest.raises(GLiClassError, match="inference-only"):
         pipe.update([example])
     with pytest.raises(GLiClassError, match="quantize"):
-        spacy.blank("en").add_pipe("gliclass", config={"model": str(tiny_uni), "quantize": "int4"})
+        spacy.blank("en").add_pipe("gliclass", config={"model": {"name": str(tiny_uni), "quantize": "int4"}})

@@ -14,6 +14,8 @@ from spacy.util import fix_random_seed, load_model_from_path
 
 from spacy_gliclass.errors import CheckpointError, GLiClassError, LabelError
 
+from .conftest import gliclass_config
+
 LABELS = ["sports", "business", "science and technology"]
 TEXTS = [
     "The striker scored twice in the final minutes.",
@@ -35,7 +37,7 @@ TRAIN_DATA = [
 
 def make_nlp(model_path, **config):
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(model_path), "labels": LABELS, **config})
+    nlp.add_pipe("gliclass", config=gliclass_config(model_path, labels=LABELS, **config))
     return nlp
 
 

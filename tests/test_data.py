@@ -90,7 +90,10 @@ batch_size = 8
 
 [components.gliclass]
 factory = "gliclass"
-model = "{model}"
+
+[components.gliclass.model]
+@architectures = "spacy-gliclass.GLiClassModel.v1"
+name = "{model}"
 max_length = 64
 
 [corpora]

@@ -99,7 +99,7 @@ def test_a_pipe_with_lora_rank_trains_only_adapters_and_heads_and_saves_merged_w
 
     nlp = spacy.blank("en")
     model_block = {"@architectures": "spacy-gliclass.GLiClassModel.v1", "name": str(tiny_bi), "lora_rank": 2}
-    nlp.add_pipe("gliclass", config={"model": model_block, "labels": ["sports", "politics"], "loss": "softmax"})
+    nlp.add_pipe("gliclass", config={"model": model_block, "labels": ["sports", "politics"], "loss": {"@losses": "spacy-gliclass.softmax_loss.v1"}})
     docs = [("The match ended in a draw.", "sports"), ("Parliament passed the bill.", "politics")]
     examples = [
         Example.from_dict(

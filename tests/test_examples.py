@@ -17,6 +17,8 @@ from spacy_gliclass.modeling.processor import FewShotExample
 from spacy_gliclass.modeling.prototypes import mix_prototypes
 from spacy_gliclass.settings import PipeSettings
 
+from .conftest import gliclass_config
+
 LABELS = ["sports", "business", "science and technology"]
 EXAMPLES = [
     {"text": "The striker scored twice in the final minutes.", "labels": ["sports"]},
@@ -34,7 +36,7 @@ TEXTS = [
 
 def make_nlp(model_path, **config):
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(model_path), "labels": LABELS, **config})
+    nlp.add_pipe("gliclass", config=gliclass_config(model_path, labels=LABELS, **config))
     return nlp
 
 

@@ -30,7 +30,7 @@ def weights(nlp):
 def trained(tiny_bi, tmp_path_factory):
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(tiny_bi), "labels": LABELS, "head_lr_scale": 10.0})
+    nlp.add_pipe("gliclass", config={"model": {"name": str(tiny_bi), "head_lr_scale": 10.0}, "labels": LABELS})
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": {x: float(x == y) for x in LABELS}}) for t, y in TRAIN]
     optimizer = nlp.initialize(get_examples=lambda: examples)
     optimizer.learn_rate = 1e-2

@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 from spacy_gliclass.cli import app
 from spacy_gliclass.errors import CheckpointError, GLiClassError
 
+from .conftest import gliclass_config
+
 needs_ort = pytest.mark.skipif(find_spec("onnxruntime") is None, reason="the onnx extra is not installed")
 
 LABELS = ["sports", "business", "science and technology"]
@@ -36,7 +38,7 @@ TEXTS = [
 
 def make_nlp(model, **config):
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config={"model": str(model), "labels": LABELS, **config})
+    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=LABELS, **config))
     return nlp
 
 
@@ -115,7 +117,7 @@ def test_save_and_load_without_the_export_folder(quantize, onnx_bi, tmp_path):
 def test_saved_quantisation_cannot_be_switched_at_load(onnx_uni, tmp_path):
     make_nlp(onnx_uni, runtime="onnx").to_disk(tmp_path / "pipeline")
     with pytest.raises(GLiClassError, match="E088|saved with quantize"):
-        spacy.load(tmp_path / "pipeline", config={"components": {"gliclass": {"quantize": "int8"}}})
+        spacy.load(tmp_path / "pipeline", config={"components": {"gliclass": {"model": {"quantize": "int8"}}}})
 
 
 @needs_ort

@@ -80,7 +80,7 @@ def test_pipe_with_examples_matches_upstream(name):
     # The pipe refuses a max_length beyond the encoder's positions (the fixtures' texts are short).
     positions = json.loads((FIXTURES / name / "config.json").read_text())["encoder_config"]["max_position_embeddings"]
     max_length = min(meta["max_length"], positions)
-    config = {"model": str(FIXTURES / name), "max_length": max_length, "prompt": entry["prompt"] or ""}
+    config = {"model": {"name": str(FIXTURES / name), "max_length": max_length}, "prompt": entry["prompt"] or ""}
     nlp.add_pipe("gliclass", config={**config, "examples": entry["examples"]})
     for s, labels in enumerate(meta["label_sets"]):
         docs = nlp.pipe(meta["texts"], component_cfg={"gliclass": {"labels": labels}})

@@ -27,6 +27,10 @@ ONNX_DIR = "onnx"
 ENCODER_STEM = "encoder"
 LABEL_ENCODER_STEM = "label_encoder"
 INPUT_NAMES = ("input_ids", "attention_mask")
+# Sessions a forked worker inherited from its parent. They are kept, never destroyed: their
+# thread pool's threads did not survive the fork, so destroying one waits for them forever.
+# Worker processes end with os._exit, so nothing ever frees them.
+_INHERITED_SESSIONS: list[Any] = []
 
 
 def import_onnxruntime() -> Any:
@@ -75,6 +79,8 @@ class OrtEncoder(nn.Module):
 
     def session(self) -> Any:
         if self._session is None or self._session_pid != os.getpid():
+            if self._session is not None:
+                _INHERITED_SESSIONS.append(self._session)
             ort = import_onnxruntime()
             options = ort.SessionOptions()
             options.intra_op_num_threads = session_threads()

@@ -278,19 +278,15 @@ class GLiClassProcessor:
         return self.collate(sequences, labels, [examples or ()] * len(sequences), example_weight)
 
     def __call__(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str] | Sequence[Sequence[str]],
-        prompt: str | None = None,
-        examples: Sequence[Any] | None = None,
-        example_weight: float = 0.5,
+        self, texts: Sequence[str], labels: Sequence[str] | Sequence[Sequence[str]], **options: Any
     ) -> EncodedBatch:
-        """Encode ``texts`` with one shared label list, or one label list per text."""
+        """Encode ``texts`` with one shared label list, or one label list per text; ``options``:
+        ``prompt``, ``examples``, ``example_weight`` as for :meth:`encode_ids`."""
         if isinstance(texts, str):
             texts = [texts]
         per_text = bool(labels) and not isinstance(labels[0], str)
         label_sets = [validate_labels(x) for x in labels] if per_text else [validate_labels(labels)] * len(texts)
-        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, prompt, examples, example_weight)
+        return self.encode_ids([self.tokenize(t) for t in texts], label_sets, **options)
 
     def collate(
         self,
