@@ -33,12 +33,13 @@ def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; a file that does not parse, or holds anything but an object, is refused."""
+def read_json_object(path: Path, error: type[GLiClassError] = GLiClassError) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that does not parse, or holds anything but an object, is
+    refused with ``error`` (a checkpoint's files raise ``CheckpointError``)."""
     try:
         data = json.loads(path.read_text(encoding="utf8"))
     except (OSError, ValueError) as err:
-        raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
+        raise error(Errors.E003.format(path=path, reason=err)) from err
     if not isinstance(data, dict):
-        raise GLiClassError(Errors.E003.format(path=path, reason="not a JSON object"))
+        raise error(Errors.E003.format(path=path, reason="it does not hold a JSON object"))
     return data
