@@ -16,7 +16,7 @@ LOSSES = ("focal", "bce", "softmax")
 def focal_loss(
     logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, alpha: float = 0.5, gamma: float = 2.0
 ) -> torch.Tensor:
-    """Focal loss (Lin et al.): BCE · (1 − p_t)^γ · α_t; γ ≤ 0 or α < 0 turns a factor off."""
+    """Focal loss: BCE · (1 − p_t)^γ · α_t; γ ≤ 0 or α < 0 turns a factor off."""
     bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     if gamma > 0:
         p = torch.sigmoid(logits)
