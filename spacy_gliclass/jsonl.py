@@ -1,4 +1,5 @@
-"""JSONL rows of the datasets and of PPO training files, with the file and line in every error."""
+"""JSON files: the JSONL rows of the datasets and of PPO training files, with the file and line in
+every error, and single-object JSON files such as ``dataset_info.json``."""
 
 from __future__ import annotations
 
@@ -30,3 +31,15 @@ def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise GLiClassError(Errors.E070.format(path=path, line=number, reason=reason))
             rows.append((number, row))
     return rows
+
+
+def read_json_object(path: Path, error: type[GLiClassError] = GLiClassError) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that does not parse, or holds anything but an object, is
+    refused with ``error`` (a checkpoint's files raise ``CheckpointError``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, ValueError) as err:
+        raise error(Errors.E003.format(path=path, reason=err)) from err
+    if not isinstance(data, dict):
+        raise error(Errors.E003.format(path=path, reason="it does not hold a JSON object"))
+    return data

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_gliclass.cli import app
-from spacy_gliclass.training.ppo import DEFAULT_CONFIG_PATH
+from spacy_gliclass.training.ppo_config import DEFAULT_CONFIG_PATH
 
 
 def invoke(*args: str) -> str:

@@ -9,9 +9,6 @@ import pytest
 import torch
 
 from spacy_gliclass.training.ppo import (
-    DEFAULT_CONFIG_PATH,
-    PPOConfig,
-    PPOExample,
     PPOTrainer,
     batch_mean_advantage,
     bernoulli_entropy,
@@ -19,9 +16,9 @@ from spacy_gliclass.training.ppo import (
     clipped_surrogate,
     kl_k3,
     normalize_advantages,
-    read_ppo_examples,
-    row_to_example,
 )
+from spacy_gliclass.training.ppo_config import DEFAULT_CONFIG_PATH, PPOConfig
+from spacy_gliclass.training.ppo_data import PPOExample, read_ppo_examples, row_to_example
 from spacy_gliclass.training.rewards import accuracy_reward, f1_reward, make_feedback_reward
 
 LN2 = math.log(2.0)

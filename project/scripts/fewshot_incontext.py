@@ -1,4 +1,4 @@
-"""In-context examples vs zero-shot on the default model (issue 13): no training, only ``examples``.
+"""In-context examples vs zero-shot on the default model: no training, only ``examples``.
 
 For each set and seed, 8 examples per label are sampled from the train split (ag_news has none: a
 seeded half of its test split gives the shots, the other half the test rows) and 500 test rows are
@@ -12,14 +12,11 @@ macro-F1 is over the test rows with exactly one gold label; micro-F1 at the pipe
 
     nice -n 15 python project/scripts/fewshot_incontext.py --datasets sst5,emotion,ag_news,goemotions \\
         --seeds 0,1,2 --weights 0.3,0.5,0.8
-
-(12 min on 2 busy cores, one torch thread.)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
@@ -27,19 +24,8 @@ import spacy
 import torch
 from fewshot_ppo import load  # same shots and test rows as the fine-tuning table
 
-from spacy_gliclass.modeling import defaults
-
-# The untrained embedding model ("floor"); before the trained default existed, "" was the floor.
-FLOOR = getattr(defaults, "FLOOR", "")
-
-
-def macro_f1(pred: list[str], gold: list[str], labels: list[str]) -> float:
-    f1s = []
-    for label in labels:
-        tp = sum(p == label == g for p, g in zip(pred, gold, strict=True))
-        wrong = sum((p == label) != (g == label) for p, g in zip(pred, gold, strict=True))
-        f1s.append(2 * tp / (2 * tp + wrong) if tp else 0.0)
-    return sum(f1s) / len(f1s)
+from spacy_gliclass.datasets import dataset_info, macro_f1
+from spacy_gliclass.modeling.defaults import FLOOR  # the untrained embedding model
 
 
 def micro_f1(pred: list[set[str]], gold: list[set[str]]) -> float:
@@ -54,13 +40,13 @@ def evaluate(nlp, rows: list[dict], labels: list[str], examples: list[dict]) -> 
     docs = list(nlp.pipe([r["text"] for r in rows], component_cfg=cfg))
     threshold = nlp.get_pipe("gliclass").cfg["threshold"]
     single = [(doc, r) for doc, r in zip(docs, rows, strict=True) if len(r["labels"]) == 1]
-    argmax = macro_f1([max(d.cats, key=d.cats.get) for d, _ in single], [r["labels"][0] for _, r in single], labels)
+    argmax = macro_f1([r["labels"][0] for _, r in single], [max(d.cats, key=d.cats.get) for d, _ in single], labels)
     chosen = [{label for label, p in d.cats.items() if p >= threshold} for d in docs]
     return argmax, micro_f1(chosen, [set(r["labels"]) for r in rows])
 
 
 def is_multi_label(root: Path, name: str) -> bool:
-    return bool(json.loads((root / name / "dataset_info.json").read_text())["multi_label"])
+    return bool(dataset_info(root, name)["multi_label"])
 
 
 def shots_as_examples(shots: list[dict]) -> list[dict]:

@@ -21,25 +21,26 @@ from pathlib import Path
 
 import torch
 
+from spacy_gliclass.datasets import dataset_labels, macro_f1, read_split
 from spacy_gliclass.modeling.defaults import build_embedding_bi_encoder
-from spacy_gliclass.training.losses import softmax_loss
-from spacy_gliclass.training.ppo import PPOConfig, PPOExample, PPOTrainer, make_optimizer
+from spacy_gliclass.training.losses import SoftmaxLoss
+from spacy_gliclass.training.ppo import PPOTrainer, make_optimizer
+from spacy_gliclass.training.ppo_config import PPOConfig
+from spacy_gliclass.training.ppo_data import PPOExample
 from spacy_gliclass.training.rewards import UNJUDGED, f1_reward, make_feedback_reward
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+STAGES = ("zero-shot", "sft", "ppo_f1", "ppo_feedback")
 
 
 def load(root: Path, name: str, per_label: int, n_test: int, seed: int):
-    folder = root / name
-    labels = json.loads((folder / "dataset_info.json").read_text())["labels"]
+    """(labels, shots, test rows): ``per_label`` single-label shots per label and ``n_test`` test rows,
+    all drawn from one seeded stream, so every script that calls this sees the same rows."""
+    labels = dataset_labels(root, name)
     rng = random.Random(seed)
-    if (folder / "train.jsonl").is_file():
-        train, test = read_jsonl(folder / "train.jsonl"), read_jsonl(folder / "test.jsonl")
+    if (root / name / "train.jsonl").is_file():
+        train, test = read_split(root, name, "train"), read_split(root, name, "test")
     else:  # only a test split: a seeded half for sampling the shots, the other half for testing
-        rows = read_jsonl(folder / "test.jsonl")
+        rows = read_split(root, name, "test")
         rng.shuffle(rows)
         train, test = rows[: len(rows) // 2], rows[len(rows) // 2 :]
     rng.shuffle(train)
@@ -58,16 +59,10 @@ def scores(model, processor, texts: list[str], labels: list[str], batch: int = 3
     return torch.cat(out)
 
 
-def macro_f1(model, processor, rows: list[dict], labels: list[str]) -> float:
+def model_macro_f1(model, processor, rows: list[dict], labels: list[str]) -> float:
+    """Macro-F1 of the model's argmax over ``labels`` against each row's first gold label."""
     pred = scores(model, processor, [r["text"] for r in rows], labels).argmax(-1).tolist()
-    gold = [labels.index(r["labels"][0]) for r in rows]
-    f1s = []
-    for k in range(len(labels)):
-        tp = sum(p == k and g == k for p, g in zip(pred, gold, strict=True))
-        fp = sum(p == k and g != k for p, g in zip(pred, gold, strict=True))
-        fn = sum(p != k and g == k for p, g in zip(pred, gold, strict=True))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(f1s) / len(f1s)
+    return macro_f1([r["labels"][0] for r in rows], [labels[k] for k in pred], labels)
 
 
 def sft(model, processor, shots, labels, epochs: int, seed: int, encoder_lr: float, head_lr: float) -> None:
@@ -82,12 +77,17 @@ def sft(model, processor, shots, labels, epochs: int, seed: int, encoder_lr: flo
             model.train()
             out = model.encode(processor([r["text"] for r in rows], labels))
             targets = torch.tensor([[float(x in r["labels"]) for x in labels] for r in rows])
-            loss = softmax_loss(out.logits, targets, out.label_mask)
+            loss = SoftmaxLoss()(out.logits, targets, out.label_mask)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
     model.eval()
+
+
+def gold_examples(shots: list[dict], labels: list[str]) -> list[PPOExample]:
+    """Every label of the set judged against the gold labels."""
+    return [PPOExample(r["text"], list(labels), [float(x in r["labels"]) for x in labels]) for r in shots]
 
 
 def feedback_examples(model, processor, shots, labels) -> tuple[list[PPOExample], float]:
@@ -103,6 +103,19 @@ def feedback_examples(model, processor, shots, labels) -> tuple[list[PPOExample]
         n_judged += len(proposed)
         examples.append(PPOExample(row["text"], list(labels), targets))
     return examples, n_accepted / max(n_judged, 1)
+
+
+def train_stage(stage: str, model, processor, shots, labels, args, ppo_cfg: dict) -> float | None:
+    """Train ``model`` in place as ``stage`` says; the feedback stage returns the share of proposals accepted."""
+    if stage == "sft":
+        sft(model, processor, shots, labels, args.sft_epochs, args.seed, args.encoder_lr, args.head_lr)
+    elif stage == "ppo_f1":
+        PPOTrainer(model, processor, {"f1": f1_reward}, {}, PPOConfig(**ppo_cfg)).train(gold_examples(shots, labels))
+    elif stage == "ppo_feedback":
+        judged, accept_rate = feedback_examples(model, processor, shots, labels)
+        PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, PPOConfig(**ppo_cfg)).train(judged)
+        return accept_rate
+    return None
 
 
 def main() -> None:
@@ -128,35 +141,20 @@ def main() -> None:
     table, times = [], []
     for name in args.datasets.split(","):
         labels, shots, test = load(Path(args.datasets_dir), name, args.per_label, args.test_rows, args.seed)
-        row, tim = {"set": name}, {"set": name}
-        t = time.perf_counter()
-        row["zero-shot"] = macro_f1(base, processor, test, labels)
-        tim["zero-shot"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        model = copy.deepcopy(base)
-        sft(model, processor, shots, labels, args.sft_epochs, args.seed, args.encoder_lr, args.head_lr)
-        row["sft"] = macro_f1(model, processor, test, labels)
-        tim["sft"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        model = copy.deepcopy(base)
-        gold = [PPOExample(r["text"], list(labels), [float(x in r["labels"]) for x in labels]) for r in shots]
-        PPOTrainer(model, processor, {"f1": f1_reward}, {}, PPOConfig(**ppo_cfg)).train(gold)
-        row["ppo_f1"] = macro_f1(model, processor, test, labels)
-        tim["ppo_f1"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        model = copy.deepcopy(base)
-        judged, accept_rate = feedback_examples(model, processor, shots, labels)
-        PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, PPOConfig(**ppo_cfg)).train(judged)
-        row["ppo_feedback"] = macro_f1(model, processor, test, labels)
-        tim["ppo_feedback"] = time.perf_counter() - t
-        row["accepted"] = accept_rate
+        row, tim, accepted = {"set": name}, {"set": name}, 0.0
+        for stage in STAGES:
+            t = time.perf_counter()
+            model = base if stage == "zero-shot" else copy.deepcopy(base)  # every stage starts from zero-shot
+            accept_rate = train_stage(stage, model, processor, shots, labels, args, ppo_cfg)
+            row[stage] = model_macro_f1(model, processor, test, labels)
+            tim[stage] = time.perf_counter() - t
+            if accept_rate is not None:
+                accepted = accept_rate
+        row["accepted"] = accepted
         table.append(row)
         times.append(tim)
         print(json.dumps(row), json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in tim.items()}))
-    cols = ["zero-shot", "sft", "ppo_f1", "ppo_feedback"]
+    cols = list(STAGES)
     print(f"\nmacro-F1, {args.per_label} examples/label, {args.test_rows} test rows, seed {args.seed}\n")
     print("| set | " + " | ".join(cols) + " | share of proposals accepted |")
     print("|---" * (len(cols) + 2) + "|")

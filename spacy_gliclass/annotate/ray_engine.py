@@ -9,16 +9,14 @@ order (``preserve_order``) and the runner commits them exactly as it does for th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import Errors, GLiClassError
 from .engine import Annotator, SpanResult
 from .io import Source, Span
-
-if TYPE_CHECKING:
-    from .runner import AnnotateSettings
+from .settings import AnnotateSettings
 
 MAX_BLOCKS = 2000  # spans per Ray block grow beyond this many spans, to bound the driver's metadata
 

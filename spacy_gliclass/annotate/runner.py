@@ -23,27 +23,11 @@ from ..errors import Errors, GLiClassError
 from ..validation import check_int, check_threshold, check_writable
 from .engine import Annotator, LocalEngine
 from .io import Source
+from .settings import AnnotateSettings
 
 _OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".spacy": "spacy"}
 # Settings a resumed run must share with the interrupted one (the engine and workers may change).
 _RESUME_KEYS = ("input", "model", "labels", "threshold", "text_field", "batch_size")
-
-
-@dataclass
-class AnnotateSettings:
-    input: Path
-    output: Path
-    model: str = ""
-    labels: list[str] | None = None
-    threshold: float | None = None
-    text_field: str = "text"
-    batch_size: int = 64
-    engine: str = "local"
-    workers: int = 1
-    ray_address: str | None = None
-    num_gpus: float | None = None
-    resume: bool = False
-    progress: bool = True
 
 
 @dataclass

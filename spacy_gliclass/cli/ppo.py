@@ -18,7 +18,8 @@ def ppo(
     """Run PPO; extra options override the config like in spaCy, e.g. --training.max_steps 10."""
     from spacy.cli._util import parse_config_overrides
 
-    from ..training.ppo import load_ppo_config, train_ppo
+    from ..training.ppo import train_ppo
+    from ..training.ppo_config import load_ppo_config
 
     overrides = parse_config_overrides(ctx.args)
     config = load_ppo_config(config_path, overrides)

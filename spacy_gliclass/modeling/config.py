@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Errors, GLiClassError
+from ..jsonl import read_json_object
 from .safety import refuse_remote_code
 
 # Upstream fields and their defaults (gliclass 0.1.21, GLICLASS-UPSTREAM.md §3).
@@ -217,10 +218,4 @@ class GLiClassConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> GLiClassConfig:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf8"))
-        except (OSError, ValueError) as err:
-            raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
-        if not isinstance(data, dict):
-            raise GLiClassError(Errors.E003.format(path=path, reason="config.json does not hold a JSON object"))
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json_object(Path(path)), source=str(path))

@@ -8,13 +8,13 @@ transformers, goes through the checks here, so the rules live in one place.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, Errors
+from ..jsonl import read_json_object
 
 # What ``save_pretrained`` of the tokenizers of BERT, DeBERTa-v2/v3, ModernBERT, RoBERTa, XLM-R,
 # ELECTRA, MPNet, ALBERT and T5 writes (their ``vocab_files_names`` plus the shared files).
@@ -84,12 +84,7 @@ def check_tokenizer_config(folder: Path) -> None:
     path = folder / TOKENIZER_CONFIG
     if not path.is_file():
         return
-    try:
-        settings = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        raise CheckpointError(Errors.E003.format(path=path, reason=err)) from err
-    if not isinstance(settings, dict):
-        raise CheckpointError(Errors.E003.format(path=path, reason="it does not hold a JSON object"))
+    settings = read_json_object(path, CheckpointError)
     if "auto_map" in settings:
         raise CheckpointError(Errors.E092.format(source=path, where="auto_map"))
     for key, value in settings.items():

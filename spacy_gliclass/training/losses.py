@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class FocalLoss:
-    """Focal loss (Lin et al.): BCE · (1 − p_t)^γ · α_t; γ ≤ 0 or α < 0 turns a factor off, so
+    """Focal loss: BCE · (1 − p_t)^γ · α_t; γ ≤ 0 or α < 0 turns a factor off, so
     ``FocalLoss(-1, 0)`` is plain BCE."""
 
     alpha: float = 0.5

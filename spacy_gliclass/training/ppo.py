@@ -1,15 +1,15 @@
-"""PPO for multi-label classification (GLICLASS-UPSTREAM.md §6), on the model's public API only.
+"""PPO for multi-label classification, on the model's public API only.
 
 The policy is the classifier: every (text, candidate label) slot is an independent Bernoulli
 action with ``p = sigmoid(logit)``. One batch is one episode: actions are sampled, a reward per
 example is computed (registered reward functions, see ``rewards.py``), and the policy is moved
 with the clipped PPO objective, a k3 KL penalty to a frozen copy of the starting model and an
-optional entropy bonus.
+optional entropy bonus. Rows are read by ``ppo_data``, the config by ``ppo_config``.
 
-Where we differ from upstream: upstream re-samples actions on every inner iteration and uses the
-previous iteration's log-probs (of *other* actions) as the "old" policy, so its ratio is not an
-importance weight. Here, as in standard PPO, actions are sampled **once per batch** from the
-policy as it was at the start of the batch, their log-probs under that policy are fixed
+Where we differ from upstream GLiClass: upstream re-samples actions on every inner iteration and
+uses the previous iteration's log-probs (of *other* actions) as the "old" policy, so its ratio is
+not an importance weight. Here, as in standard PPO, actions are sampled **once per batch** from
+the policy as it was at the start of the batch, their log-probs under that policy are fixed
 (``logp_old``), and the ``inner_epochs`` optimisation passes all reuse those actions and that
 reward. The ratio then is the exact importance weight the clipping is designed for, and the
 reward is computed once per batch (which matters when it is expensive or comes from people).
@@ -23,7 +23,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import Errors, GLiClassError
-from ..jsonl import read_jsonl
 from ..memory import trim_heap
 from ..modeling import GLiClassModel, GLiClassProcessor, checkpoint
-from ..validation import check_float, check_int, check_type
-from . import rewards as _rewards  # noqa: F401 - registers the reward functions
+from ..validation import check_int
+from .ppo_config import PPOConfig, resolve_rewards
+from .ppo_data import PPOExample, read_ppo_examples
 from .rewards import UNJUDGED, RewardFn, combine_rewards
-
-DEFAULT_CONFIG_PATH = Path(__file__).parent / "ppo_default.cfg"
 
 
 # -- pure pieces ------------------------------------------------------------------------------
@@ -100,143 +98,7 @@ class ValueHead(nn.Module):
         return self.net(embeddings).squeeze(-1)
 
 
-# -- data -------------------------------------------------------------------------------------
-@dataclass
-class PPOExample:
-    """A text, its candidate labels and a target per candidate (1 gold/accepted, 0 not, -1 unjudged)."""
-
-    text: str
-    labels: list[str]
-    targets: list[float]
-
-
-def _dataset_labels(path: Path) -> list[str] | None:
-    info = path.parent / "dataset_info.json"
-    if not info.is_file():
-        return None
-    try:
-        data = json.loads(info.read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        raise GLiClassError(Errors.E003.format(path=info, reason=err)) from err
-    if not isinstance(data, dict):
-        raise GLiClassError(Errors.E003.format(path=info, reason="not a JSON object"))
-    return _as_list(data.get("labels"), f"labels in {info}") or None
-
-
-def _as_list(value: Any, key: str) -> list[str]:
-    """A row's label field as a list; anything but strings is refused (``1`` and ``null`` are not
-    the labels "1" and "None")."""
-    if value is None:
-        return []
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(x, str) for x in values):
-        raise GLiClassError(Errors.E024.format(name=key, expected="a string or a list of strings", value=value))
-    return values
-
-
-def row_to_example(row: dict[str, Any], label_set: Sequence[str] | None) -> PPOExample:
-    """Gold rows ``{"text", "labels"|"true_labels", ["all_labels"]}`` judge every candidate; feedback
-    rows ``{"text", ["labels"], "accepted", "rejected"}`` only their accepted/rejected labels (there
-    ``labels`` are the labels the person was shown). Candidates: ``all_labels``, else the dataset's
-    label set, else the row's own labels; judged labels are always added."""
-    text = str(row.get("text", ""))
-    feedback = "accepted" in row or "rejected" in row
-    if feedback:
-        accepted, rejected = _as_list(row.get("accepted"), "accepted"), _as_list(row.get("rejected"), "rejected")
-        shown = _as_list(row.get("labels"), "labels")
-        candidates = _as_list(row.get("all_labels"), "all_labels") or list(label_set or []) or shown
-        candidates = list(dict.fromkeys([*candidates, *shown, *accepted, *rejected]))
-        judge = {**{x: 0.0 for x in rejected}, **{x: 1.0 for x in accepted}}
-        return PPOExample(text, candidates, [judge.get(x, UNJUDGED) for x in candidates])
-    gold_key = "labels" if "labels" in row else "true_labels"
-    gold = set(_as_list(row.get(gold_key), gold_key))
-    candidates = _as_list(row.get("all_labels"), "all_labels") or list(label_set or [])
-    candidates = list(dict.fromkeys([*candidates, *sorted(gold)]))
-    return PPOExample(text, candidates, [1.0 if x in gold else 0.0 for x in candidates])
-
-
-def read_ppo_examples(paths: str | Sequence[str], max_rows: int = 0) -> list[PPOExample]:
-    """PPO examples from one or more JSONL files (a string may hold comma-separated paths)."""
-    if isinstance(paths, str):
-        paths = [p.strip() for p in paths.split(",") if p.strip()]
-    if not paths:
-        raise GLiClassError(Errors.E060)
-    examples: list[PPOExample] = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            raise GLiClassError(Errors.E061.format(path=path))
-        label_set = _dataset_labels(path)
-        rows = read_jsonl(path)
-        for line, row in rows[:max_rows] if max_rows else rows:
-            try:
-                examples.append(row_to_example(row, label_set))
-            except GLiClassError as err:
-                raise GLiClassError(Errors.E070.format(path=path, line=line, reason=str(err).rstrip("."))) from err
-    examples = [eg for eg in examples if eg.text and eg.labels]
-    if not examples:
-        raise GLiClassError(Errors.E062.format(paths=list(paths)))
-    return examples
-
-
 # -- trainer ----------------------------------------------------------------------------------
-@dataclass
-class PPOConfig:
-    max_steps: int = 100
-    batch_size: int = 8
-    inner_epochs: int = 3
-    clip: float = 0.2
-    kl_beta: float = 0.05
-    entropy_beta: float = 0.0
-    encoder_lr: float = 1e-5
-    head_lr: float = 1e-4
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    value_head: bool = False
-    value_lr: float = 1e-3
-    normalize_advantages: bool = True
-    shuffle_labels: bool = True
-    seed: int = 0
-    log_every: int = 10
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
-        """The ``[training]`` section, each value checked against its field's type and range."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise GLiClassError(Errors.E063.format(keys=unknown, known=sorted(known)))
-        checked: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in values:
-                continue
-            name, value = f"training.{f.name}", values[f.name]
-            if isinstance(f.default, bool):
-                checked[f.name] = check_type(value, name, bool, "true or false")
-            elif isinstance(f.default, int):
-                checked[f.name] = check_int(value, name, _MINIMUMS.get(f.name, 0))
-            else:
-                checked[f.name] = check_float(value, name, _MINIMUMS.get(f.name, -math.inf))
-        return cls(**checked)
-
-
-# Least values of the [training] settings; the rest are ≥ 0 (integers) or any number (max_grad_norm ≤ 0
-# turns clipping off).
-_MINIMUMS: dict[str, float] = {
-    "max_steps": 1,
-    "batch_size": 1,
-    "inner_epochs": 1,
-    "log_every": 1,
-    "clip": 0.0,
-    "kl_beta": 0.0,
-    "entropy_beta": 0.0,
-    "encoder_lr": 0.0,
-    "head_lr": 0.0,
-    "weight_decay": 0.0,
-    "value_lr": 0.0,
-}
-
-
 def is_encoder_param(name: str) -> bool:
     return name.startswith(("encoder_model.", "label_encoder."))
 
@@ -393,29 +255,6 @@ class PPOTrainer:
 
 
 # -- config-driven entry point ----------------------------------------------------------------
-def load_ppo_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Any:
-    from spacy.util import load_config
-
-    if not Path(path).is_file():
-        raise GLiClassError(Errors.E075.format(path=path))
-    return load_config(Path(path), overrides=overrides or {}, interpolate=True)
-
-
-def resolve_rewards(config: Any) -> tuple[dict[str, RewardFn], dict[str, float]]:
-    """The ``[rewards]`` block (name → registered reward) and ``[reward_weights]`` (name → weight)."""
-    from spacy.util import registry
-
-    block = dict(config.get("rewards") or {})
-    if not block:
-        raise GLiClassError(Errors.E064)
-    resolved = registry.resolve({"rewards": block})["rewards"]
-    weights = {k: float(v) for k, v in dict(config.get("reward_weights") or {}).items()}
-    unknown = sorted(set(weights) - set(resolved))
-    if unknown:
-        raise GLiClassError(Errors.E065.format(names=unknown, known=sorted(resolved)))
-    return dict(resolved), weights
-
-
 def train_ppo(
     config: Any, output_dir: str | Path, log: Callable[[str], None] | None = print
 ) -> tuple[GLiClassModel, list[dict[str, float]]]:
