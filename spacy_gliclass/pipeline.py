@@ -62,7 +62,8 @@ def load_pipeline(
     """A pipeline to classify with, and its gliclass pipe. ``model``: a saved pipeline (loaded as
     it is; ``labels``, if given, replace its labels), else any ``model`` value of the pipe — a
     checkpoint folder, a Hub id, a delta file, "floor" or "" (the default) — in a blank English
-    pipeline, with ``config`` as further pipe settings."""
+    pipeline, with ``config`` as further pipe settings (``config["model"]``: model settings
+    besides the name)."""
     import spacy
 
     if is_saved_pipeline(model):
@@ -70,8 +71,9 @@ def load_pipeline(
         if labels:
             pipe.labels = list(labels)
         return nlp, pipe
+    settings = dict(config or {})
+    block = settings.pop("model", None)  # model settings besides the name: a partial model block
+    settings["model"] = {**block, "name": model} if block else model
     nlp = spacy.blank("en")
-    pipe = nlp.add_pipe(
-        "gliclass", name=pipe_name or "gliclass", config={**(config or {}), "model": model, "labels": list(labels or [])}
-    )
+    pipe = nlp.add_pipe("gliclass", name=pipe_name or "gliclass", config={**settings, "labels": list(labels or [])})
     return nlp, pipe

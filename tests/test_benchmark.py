@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from spacy_gliclass import benchmark as bench
+from spacy_gliclass.bench import harness, options
+from spacy_gliclass.bench.methods import Bench
+from spacy_gliclass.datasets import macro_f1
 
 from .conftest import build_tiny
 
@@ -22,12 +24,12 @@ LABELS = ["card declined", "weather query", "exchange rate", "play music", "book
 def test_benchmark_structure_and_agreement(tmp_path, arch):
     overrides = {"architecture_type": arch, "scorer_type": "simple"} if arch == "bi-encoder" else {}
     path = build_tiny(tmp_path / arch, **overrides)
-    settings = bench.BenchSettings(repeats=1, max_labels=4, pipe_batch_size=2, batch_size=2, int8=True)
-    result = bench.benchmark_model(str(path), settings, texts=TEXTS, labels=LABELS)
+    settings = options.BenchSettings(repeats=1, max_labels=4, pipe_batch_size=2, batch_size=2, int8=True)
+    result = harness.benchmark_model(str(path), settings, texts=TEXTS, labels=LABELS)
     assert result["architecture"] == arch
     assert [row["n_labels"] for row in result["rows"]] == [1, 2, 4]
     for row in result["rows"]:
-        assert set(row["docs_per_s"]) == {*bench.METHODS, "pipe_int8"}
+        assert set(row["docs_per_s"]) == {*options.METHODS, "pipe_int8"}
         assert all(v > 0 for v in row["docs_per_s"].values())
         assert row["agreement"]["ok"], row["agreement"]
         assert row["agreement"]["pipe_vs_per_doc"] <= 1e-5
@@ -41,7 +43,7 @@ def test_benchmark_structure_and_agreement(tmp_path, arch):
 
 def test_agreement_check_catches_a_wrong_path(tmp_path):
     path = build_tiny(tmp_path / "uni")
-    b = bench.Bench(str(path), TEXTS, bench.BenchSettings(max_labels=2))
+    b = Bench(str(path), TEXTS, options.BenchSettings(max_labels=2))
     import random
 
     b.prepare(LABELS[:2], random.Random(0))
@@ -52,9 +54,9 @@ def test_agreement_check_catches_a_wrong_path(tmp_path):
 
 
 def test_label_counts_and_macro_f1():
-    assert bench.label_counts(64) == [1, 2, 4, 8, 16, 32, 64]
-    assert bench.label_counts(5) == [1, 2, 4]
-    assert bench.macro_f1([0, 1, 1], [0, 1, 0], 2) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    assert options.label_counts(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert options.label_counts(5) == [1, 2, 4]
+    assert macro_f1(["a", "b", "b"], ["a", "b", "a"], ["a", "b"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
 
 
 def test_int8_is_opt_in_saves_fp32_weights_and_refuses_training(tmp_path, tiny_uni):
@@ -82,3 +84,24 @@ def test_int8_is_opt_in_saves_fp32_weights_and_refuses_training(tmp_path, tiny_u
         pipe.update([example])
     with pytest.raises(GLiClassError, match="quantize"):
         spacy.blank("en").add_pipe("gliclass", config={"model": {"name": str(tiny_uni), "quantize": "int4"}})
+
+
+def test_texts_and_labels_are_seeded_and_read_through_datasets(tmp_path):
+    import json
+
+    from spacy_gliclass.bench import texts as bench_texts
+
+    for name, _ in bench_texts.TEXT_MIX:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "dataset_info.json").write_text(json.dumps({"labels": ["a"]}))
+        rows = [{"text": f"{name} {i}", "labels": ["a"]} for i in range(20)]
+        rows += [{"text": "  ", "labels": ["a"]}, {"text": "long " * 401, "labels": ["a"]}]
+        (tmp_path / name / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    label_sets = (["card_declined", "top_up"], ["top up", "alarm_set"])
+    for name, labels in zip(bench_texts.LABEL_SOURCES, label_sets, strict=True):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "dataset_info.json").write_text(json.dumps({"labels": labels}))
+    sample = bench_texts.sample_texts(20, seed=1, root=tmp_path)
+    assert len(sample) == 20 and sample == bench_texts.sample_texts(20, seed=1, root=tmp_path)
+    assert all(t.strip() and len(t.split()) <= bench_texts.MAX_WORDS for t in sample)
+    assert sorted(bench_texts.label_pool(0, tmp_path)) == ["alarm set", "card declined", "top up"]

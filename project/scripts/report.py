@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from spacy_gliclass.benchmark import plot as plot_speed
+from spacy_gliclass.bench.report import plot as plot_speed
 
 FLOOR = "embedded default (floor)"
 RELEASE = "release model (all training splits)"

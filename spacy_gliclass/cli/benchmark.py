@@ -1,9 +1,8 @@
 """``benchmark``: docs/s of nlp.pipe vs per-doc, the upstream-style loop, the cross-encoder way and the
-bare encoder, for 1…max labels (BENCHMARKS.md). The measuring logic is in ``spacy_gliclass.benchmark``."""
+bare encoder, for 1…max labels; optionally int8 and ONNX Runtime. The measuring is in ``spacy_gliclass.bench``."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -45,12 +44,16 @@ def benchmark(
     """Measure docs/s of the gliclass pipe against the alternatives, with an agreement check."""
     import warnings
 
-    from .. import benchmark as bench
+    from ..bench import report as shown
+    from ..bench.accuracy import quantization_accuracy_by_model
+    from ..bench.harness import models_to_run, run_benchmark
+    from ..bench.options import BenchSettings
+    from ..bench.runtimes import runtimes_report
 
     warnings.filterwarnings("ignore", message="A text was cut")
     if quick:
         n_texts, max_labels, repeats = min(n_texts, 24), min(max_labels, 4), min(repeats, 2)
-    settings = bench.BenchSettings(
+    settings = BenchSettings(
         n_texts=n_texts,
         max_labels=max_labels,
         repeats=repeats,
@@ -66,63 +69,23 @@ def benchmark(
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
     )
     if runtimes:
+        result = runtimes_report(model, runtimes.split(","), settings, accuracy_rows, onnx_layers, log=typer.echo)
         # With --runtimes-only the runtime table is the whole result: --output is its file.
-        target = output if runtimes_only or not output else str(Path(output).with_suffix(".runtimes.json"))
-        report_runtimes(model, runtimes.split(","), settings, accuracy_rows, onnx_layers, target)
+        if output:
+            shown.write_json(output if runtimes_only else Path(output).with_suffix(".runtimes.json"), result)
         if runtimes_only:
             return
     with tempfile.TemporaryDirectory() as tmp:
-        models = [model]
-        if also:
-            models.append(also)
-        if uni:
-            from ..modeling.defaults import build_uni_encoder
-
-            uni_model_obj, processor = build_uni_encoder()
-            uni_model_obj.save_pretrained(tmp, processor)
-            models.append(tmp)
-        report = bench.run_benchmark(models, settings, log=typer.echo)
+        models = models_to_run(model, also, tmp if uni else "")
+        report = run_benchmark(models, settings, log=typer.echo)
         if int8_accuracy:
-            report["int8_accuracy"] = {
-                m or "<embedded default>": bench.quantization_accuracy(
-                    m, [d.strip() for d in int8_accuracy.split(",")], accuracy_rows, seed, datasets_dir=datasets_dir
-                )
-                for m in models
-            }
-            for name, per_set in report["int8_accuracy"].items():
-                typer.echo(f"int8 vs fp32, {name}:")
-                for ds, e in per_set.items():
-                    typer.echo(
-                        f"  {ds:<22} F1 fp32 {e['fp32_macro_f1']:.3f} int8 {e['int8_macro_f1']:.3f} "
-                        f"(loss {e['f1_loss']:+.3f}); docs/s {e['fp32_docs_per_s']:.1f} -> {e['int8_docs_per_s']:.1f}"
-                        f" (x{e['speedup']:.2f})"
-                    )
-    m = report["machine"]
-    typer.echo(
-        f"peak RSS {report['peak_rss_mb']:.0f} MB; load average before {m['load_average_before']} after "
-        f"{m['load_average_after']}; {report['elapsed_s']:.0f} s; agreement {'ok' if report['agreement_ok'] else 'FAILED'}"
-    )
+            sets = [d.strip() for d in int8_accuracy.split(",")]
+            report["int8_accuracy"] = quantization_accuracy_by_model(models, sets, accuracy_rows, seed, datasets_dir)
+            typer.echo(shown.format_int8_accuracy(report["int8_accuracy"]))
+    typer.echo(shown.format_summary(report))
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+        shown.write_json(output, report)
     if plot:
-        bench.plot(report, plot)
+        shown.plot(report, plot)
     if not report["agreement_ok"]:
         raise typer.Exit(1)
-
-
-def report_runtimes(model: str, datasets: list[str], settings, n_rows: int, layers: bool, output: str) -> None:
-    """Print (and with ``output``, write to it) the runtime comparison."""
-    from .. import benchmark_runtimes as rt
-
-    datasets = [d.strip() for d in datasets if d.strip()]
-    typer.echo(f"== runtimes: {model or '<embedded default>'}, {n_rows} rows per dataset")
-    report = rt.compare_runtimes(model, datasets, settings, n_rows=n_rows, log=typer.echo)
-    typer.echo(rt.format_runtimes(report))
-    if layers:
-        typer.echo("int8 layer types (ONNX Runtime, macro-F1):")
-        report["layer_ablation"] = rt.layer_ablation(model, datasets, settings, n_rows=n_rows, log=typer.echo)
-    if output:
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")

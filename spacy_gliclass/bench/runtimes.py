@@ -1,11 +1,11 @@
-"""torch fp32, torch int8, ONNX Runtime fp32 and ONNX Runtime int8, side by side (BENCHMARKS.md).
+"""torch fp32, torch int8, ONNX Runtime fp32 and ONNX Runtime int8, side by side.
 
 One model is exported once (``export --onnx`` layout) and loaded four ways. Each runtime gets:
 docs/s of ``nlp.pipe`` on the benchmark's mixed texts (median of interleaved repeats, A B C D A B
 C D …, so the ratios hold on a noisy machine), its speed-up over torch fp32, and zero-shot macro-F1
-on a few datasets (``evaluation`` protocol: the dataset's labels, argmax, seeded rows).
+on a few datasets (``accuracy``: the evaluation protocol).
 
-``layer_ablation`` is how ``INT8_LAYER_TYPES`` was chosen: macro-F1 with every matmul layer type
+``layer_ablation`` is how ``INT8_LAYER_TYPES`` is chosen: macro-F1 with every matmul layer type
 int8, and with each type kept fp32 in turn.
 """
 
@@ -18,8 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .benchmark import BenchSettings, datasets_root, label_pool, make_nlp, sample_texts
-from .evaluation import evaluate_zero_shot, load_eval_sets
+from ..datasets import datasets_root, load_eval_sets
+from .accuracy import macro_f1_per_set
+from .options import DEFAULT_MODEL_NAME, BenchSettings, make_nlp
+from .report import format_runtimes
+from .texts import label_pool, sample_texts
 
 # name -> (runtime, quantize)
 RUNTIME_VARIANTS: dict[str, tuple[str, str]] = {
@@ -32,9 +35,9 @@ BASELINE = "torch fp32"
 
 
 def export_checkpoint(model: str, folder: Path, max_length: int, layer_types: Sequence[str] | None = None) -> Path:
-    """``model`` (checkpoint dir or "" = embedded default) as an ``export --onnx`` folder."""
-    from .modeling import checkpoint
-    from .modeling.onnx_export import INT8_LAYER_TYPES, export_onnx
+    """``model`` (any ``model`` name) as an ``export --onnx`` folder."""
+    from ..modeling import checkpoint
+    from ..modeling.onnx_export import INT8_LAYER_TYPES, export_onnx
 
     torch_model, processor = checkpoint.load(model, max_length)
     torch_model.save_pretrained(folder, processor)
@@ -42,9 +45,8 @@ def export_checkpoint(model: str, folder: Path, max_length: int, layer_types: Se
     return folder
 
 
-def _accuracy(nlp: Any, datasets: Sequence[str], n_rows: int, seed: int, root: Path) -> dict[str, float]:
-    sets = load_eval_sets(root, datasets, n=n_rows, seed=seed)
-    return {s.name: s.macro_f1 for s in evaluate_zero_shot(nlp, sets)}
+def _scores_line(prefix: str, f1: dict[str, float]) -> str:
+    return prefix + " ".join(f"{k} {v:.3f}" for k, v in f1.items())
 
 
 def compare_runtimes(
@@ -63,6 +65,7 @@ def compare_runtimes(
     root = datasets_root(settings.datasets_dir)
     texts = sample_texts(settings.n_texts, settings.seed, root)
     labels = label_pool(settings.seed, root)[:n_labels]
+    sets = load_eval_sets(root, datasets, n=n_rows, seed=settings.seed) if n_rows > 0 else []
     with tempfile.TemporaryDirectory() as tmp:
         folder = export_checkpoint(model, Path(tmp), settings.max_length)
         nlps = {
@@ -71,9 +74,9 @@ def compare_runtimes(
         }
         results: dict[str, dict[str, Any]] = {}
         for name, nlp in nlps.items():  # accuracy first: it also loads and warms every pipe
-            f1 = _accuracy(nlp, datasets, n_rows, settings.seed, root) if n_rows > 0 else {}
+            f1 = macro_f1_per_set(nlp, sets) if sets else {}
             results[name] = {"macro_f1": f1, "avg_macro_f1": statistics.mean(f1.values()) if f1 else float("nan")}
-            log(f"  {name}: macro-F1 " + " ".join(f"{k} {v:.3f}" for k, v in f1.items()))
+            log(_scores_line(f"  {name}: macro-F1 ", f1))
             nlp.get_pipe("gliclass").labels = labels
             list(nlp.pipe(texts[:8]))  # warm-up: weights, sessions, label cache
         times: dict[str, list[float]] = {name: [] for name in nlps}
@@ -91,7 +94,7 @@ def compare_runtimes(
         entry["f1_loss_points"] = 100 * (base_f1 - entry["avg_macro_f1"])
         entry["times_s"] = times[name]
     return {
-        "model": model or "<embedded default>",
+        "model": model or DEFAULT_MODEL_NAME,
         "datasets": list(datasets),
         "n_rows": n_rows,
         "n_texts": len(texts),
@@ -109,10 +112,10 @@ def layer_ablation(
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, dict[str, float]]:
     """Average macro-F1 of ORT fp32, ORT int8 with every matmul type, and with each type kept fp32."""
-    from .modeling.onnx_export import LAYER_TYPES, quantize_int8
-    from .modeling.ort_encoder import ENCODER_STEM, onnx_file
+    from ..modeling.onnx_export import LAYER_TYPES, quantize_int8
+    from ..modeling.ort_encoder import ENCODER_STEM, onnx_file
 
-    root = datasets_root(settings.datasets_dir)
+    sets = load_eval_sets(datasets_root(settings.datasets_dir), datasets, n=n_rows, seed=settings.seed)
     everything = tuple(LAYER_TYPES)
     variants = {"fp32": None, "int8 all": everything}
     variants.update({f"int8, {kept} fp32": tuple(t for t in everything if t != kept) for kept in everything})
@@ -123,21 +126,26 @@ def layer_ablation(
             if types is not None:
                 quantize_int8(onnx_file(folder, ENCODER_STEM, ""), onnx_file(folder, ENCODER_STEM, "int8"), types)
             nlp = make_nlp(str(folder), settings, "" if types is None else "int8", "onnx")
-            f1 = _accuracy(nlp, datasets, n_rows, settings.seed, root)
+            f1 = macro_f1_per_set(nlp, sets)
             out[name] = {**f1, "avg": statistics.mean(f1.values())}
-            log(f"  {name:<26} " + " ".join(f"{k} {v:.3f}" for k, v in out[name].items()))
+            log(_scores_line(f"  {name:<26} ", out[name]))
     return out
 
 
-def format_runtimes(report: dict[str, Any]) -> str:
-    names = report["datasets"]
-    lines = [
-        f"{'runtime':<11} {'docs/s':>7} {'speed-up':>8} " + " ".join(f"{n:>8}" for n in names) + "      avg  ΔF1 pts"
-    ]
-    for name, e in report["runtimes"].items():
-        f1 = " ".join(f"{e['macro_f1'].get(n, float('nan')):>8.3f}" for n in names)
-        lines.append(
-            f"{name:<11} {e['docs_per_s']:>7.1f} {e['speedup']:>7.2f}x {f1} {e['avg_macro_f1']:>8.3f} "
-            f"{-e['f1_loss_points']:>+8.2f}"
-        )
-    return "\n".join(lines)
+def runtimes_report(
+    model: str,
+    datasets: Sequence[str],
+    settings: BenchSettings,
+    n_rows: int,
+    layers: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """The runtime comparison (with ``layers``, also the int8 layer ablation), logged as it runs."""
+    datasets = [d.strip() for d in datasets if d.strip()]
+    log(f"== runtimes: {model or DEFAULT_MODEL_NAME}, {n_rows} rows per dataset")
+    report = compare_runtimes(model, datasets, settings, n_rows=n_rows, log=log)
+    log(format_runtimes(report))
+    if layers:
+        log("int8 layer types (ONNX Runtime, macro-F1):")
+        report["layer_ablation"] = layer_ablation(model, datasets, settings, n_rows=n_rows, log=log)
+    return report
