@@ -45,6 +45,15 @@ def install_extensions() -> None:
             Doc.set_extension(name, default=None)
 
 
+def doc_setting(doc: Doc, extension: str, key: str) -> Any:
+    """A doc's own labels or examples: its extension attribute, else its ``as_tuples`` context."""
+    own = doc._.get(extension)
+    context = getattr(doc, "_context", None)
+    if own is None and isinstance(context, dict):
+        own = context.get(key, context.get(extension))
+    return own
+
+
 class GLiClassCategorizer(TrainablePipe):
     """Scores every label of a doc with a GLiClass model and writes the scores to ``doc.cats``."""
 
@@ -115,10 +124,7 @@ class GLiClassCategorizer(TrainablePipe):
     def _labels_for(self, doc: Doc, call_labels: list[str] | None = None) -> list[str]:
         if call_labels is not None:
             return call_labels
-        own = doc._.get(DOC_LABELS_EXTENSION)
-        context = getattr(doc, "_context", None)
-        if own is None and isinstance(context, dict):
-            own = context.get("labels", context.get(DOC_LABELS_EXTENSION))
+        own = doc_setting(doc, DOC_LABELS_EXTENSION, "labels")
         if own is not None:
             return validate_labels(own)
         if not self.cfg["labels"]:
@@ -130,10 +136,7 @@ class GLiClassCategorizer(TrainablePipe):
         doc's own, else ``shared`` (the pipe's), which is converted once per buffer, not per doc."""
         if from_call:
             return shared
-        own = doc._.get(DOC_EXAMPLES_EXTENSION)
-        context = getattr(doc, "_context", None)
-        if own is None and isinstance(context, dict):
-            own = context.get("examples", context.get(DOC_EXAMPLES_EXTENSION))
+        own = doc_setting(doc, DOC_EXAMPLES_EXTENSION, "examples")
         return shared if own is None else model_examples(check_examples(own), self._model_text)
 
     def _model_text(self, label: str) -> str:

@@ -20,8 +20,9 @@ class LabelError(GLiClassError):
 
 
 class Errors:
-    """Message templates, formatted with ``str.format`` at the raise site."""
+    """Message templates, formatted with ``str.format`` at the raise site; in code order."""
 
+    # Checkpoints, model configs and labels (E001–E015)
     E001 = (
         "No GLiClass checkpoint at '{path}': the directory does not exist. Pass the path of a folder "
         "holding config.json, model.safetensors (or pytorch_model.bin) and the tokenizer files, a Hugging "
@@ -67,6 +68,44 @@ class Errors:
         "not fit max_length={max_length}. Raise max_length, shorten the labels, or let the component "
         "score the labels in groups."
     )
+    E015 = "Unknown {what} {value!r}: the model has no such {what}. Supported: {supported}."
+
+    # Pipe settings and the component (E016–E039)
+    E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
+    E017 = "scorer_num_heads={num_heads} must divide the hidden size {hidden_size}. Pick a divisor of it."
+    E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
+    E019 = (
+        "The '{name}' pipe has no labels. Pass them when adding it "
+        '(nlp.add_pipe("gliclass", config={{"labels": [...]}})), set pipe.labels, or give labels per call '
+        "or per doc."
+    )
+    E020 = (
+        "No split '{split}' for dataset '{name}' in '{datasets_dir}': {path} does not exist. Check the datasets "
+        "folder (--datasets-dir, datasets_dir) and the dataset names."
+    )
+    E021 = "scorer_type 'cross-attn' needs pooling_strategy 'pass' (the text as a sequence)."
+    E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
+    E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."
+    E024 = "`{name}` must be {expected}; got {value!r}."
+    E025 = "Cannot write '{path}': {reason}. Pick a path in a folder you can write to."
+    E026 = (
+        "max_length={value} is more than the model can read: its {model_type} encoder has {limit} positions "
+        "(from max_position_embeddings in its config). Set max_length to at most {limit}."
+    )
+    E027 = (
+        "window_overlap ({overlap}) must be smaller than the window: {budget} text tokens fit next to these "
+        "{n_labels} labels in max_length={max_length}, and a window that overlaps its successor by more would "
+        "never reach the end of a long text. Lower window_overlap, or raise max_length."
+    )
+    E028 = (
+        'device {value!r} is not usable here: {reason}. Use "" (follow spacy.prefer_gpu()), "cpu", or '
+        '"cuda:N" for a GPU this machine has.'
+    )
+    E029 = (
+        "The saved settings of the '{name}' pipe (its cfg file) are invalid: {reason} The file was edited or "
+        "written by another version: fix it, or save the pipeline again."
+    )
+    E030 = "The settings lack {keys}."
 
     # annotate (E040–E059)
     E040 = "The input file '{path}' does not exist. Pass a JSONL, CSV, plain-text or .spacy file."
@@ -97,7 +136,6 @@ class Errors:
     )
     E048 = "The output must end in .jsonl or .spacy; got '{path}'."
     E050 = "Unknown engine '{value}'. Use 'local' or 'ray'."
-
     E051 = "The CSV header of '{path}' is {reason}. Save the file as UTF-8."
     E052 = (
         "The output '{output}' would overwrite the input ({what} '{path}' is the input file). Pick another output path."
@@ -116,8 +154,12 @@ class Errors:
         "of strings."
     )
     E056 = "Pass labels with --labels or with --labels-file, not both."
+    E057 = (
+        "The Ray engine returned span {span} out of order, so the output would not match the input. "
+        "Rerun with --engine local, or report it with your Ray version."
+    )
 
-    # PPO and training data (E060–E079)
+    # PPO, training and evaluation data (E060–E079)
     E060 = (
         "No training data for PPO. Set [data] train in the config to one or more JSONL files "
         "(a list, or comma-separated paths), e.g. --data.train data/train.jsonl."
@@ -139,7 +181,6 @@ class Errors:
         "Cannot interpolate: the fine-tuned model and the start model '{start}' differ in {what}. "
         "Pass --start with the checkpoint the pipeline was trained from."
     )
-
     E070 = "'{path}', line {line}: {reason}. Fix or remove that line."
     E071 = (
         "No dataset '{name}' in '{datasets_dir}': {path} does not exist. Check the datasets folder (--datasets-dir, "
@@ -156,7 +197,7 @@ class Errors:
         "spacy_gliclass/training/ppo_default.cfg."
     )
 
-    # Speed: torch quantisation (E080–E082)
+    # Speed: int8 and ONNX Runtime (E080–E089)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'
     E081 = (
         'quantize="int8" runs on the CPU only (torch dynamic quantisation); the pipe is on device {device!r}. '
@@ -166,8 +207,6 @@ class Errors:
         'A pipe with quantize="int8" is inference-only: int8 weights have no gradients. Train with '
         'quantize = "" and set it to "int8" in the config of the trained pipeline.'
     )
-
-    # ONNX Runtime (E083–E089)
     E083 = (
         'runtime = "onnx" needs onnxruntime, which is not installed ({reason}). Install the extra: '
         "pip install 'spacy-gliclass[onnx]', or leave runtime = \"torch\"."
@@ -238,7 +277,7 @@ class Errors:
     E104 = 'Example {index} has unknown key(s) {keys}; an example holds only "text" and "labels".'
     E105 = "example_weight must be between 0 and 1 (0 = ignore the examples, 1 = only the examples); got {value}."
 
-    # Embedded models and deltas (E110–E119)
+    # Embedded models, deltas, calibration, pipelines and the config layout (E110–E129)
     E110 = (
         "No model delta at '{path}'. The default model ships inside the package "
         '(spacy_gliclass/data/release.safetensors): reinstall spacy-gliclass, or use model = "floor" '
@@ -278,43 +317,7 @@ class Errors:
         "The gliclass pipe's {keys} moved: {places}. Edit the config ('{path}') or the add_pipe config accordingly."
     )
 
-    E016 = "The '{setting}' setting must be one of {supported}; got {value!r}."
-    E018 = "window_overlap ({overlap}) must be smaller than window_size ({size})."
-    E019 = (
-        "The '{name}' pipe has no labels. Pass them when adding it "
-        '(nlp.add_pipe("gliclass", config={{"labels": [...]}})), set pipe.labels, or give labels per call '
-        "or per doc."
-    )
-    E020 = (
-        "No split '{split}' for dataset '{name}' in '{datasets_dir}': {path} does not exist. Check the datasets "
-        "folder (--datasets-dir, datasets_dir) and the dataset names."
-    )
-    E021 = "scorer_type 'cross-attn' needs pooling_strategy 'pass' (the text as a sequence)."
-    E022 = "A bi-encoder config needs `label_model_config` (or `shared_label_encoder: true`)."
-    E023 = "A bi-encoder forward needs label_input_ids, label_attention_mask and label_index (see the processor)."
-
-    # settings and the component (E024–E039)
-    E024 = "`{name}` must be {expected}; got {value!r}."
-    E025 = "Cannot write '{path}': {reason}. Pick a path in a folder you can write to."
-    E026 = (
-        "max_length={value} is more than the model can read: its {model_type} encoder has {limit} positions "
-        "(from max_position_embeddings in its config). Set max_length to at most {limit}."
-    )
-    E027 = (
-        "window_overlap ({overlap}) must be smaller than the window: {budget} text tokens fit next to these "
-        "{n_labels} labels in max_length={max_length}, and a window that overlaps its successor by more would "
-        "never reach the end of a long text. Lower window_overlap, or raise max_length."
-    )
-    E028 = (
-        'device {value!r} is not usable here: {reason}. Use "" (follow spacy.prefer_gpu()), "cpu", or '
-        '"cuda:N" for a GPU this machine has.'
-    )
-    E029 = (
-        "The saved settings of the '{name}' pipe (its cfg file) are invalid: {reason} The file was edited or "
-        "written by another version: fix it, or save the pipeline again."
-    )
-    E030 = "The settings lack {keys}."
-
+    # Warnings
     W001 = (
         "A text was cut to {kept} of its {total} tokens so that the labels fit into max_length={max_length}. "
         "Raise max_length or use the spaCy component, which scores long texts in windows. "

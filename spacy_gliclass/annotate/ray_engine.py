@@ -103,5 +103,5 @@ class RayEngine:
         for row in dataset.iter_rows():
             span = Span(**{key: int(row[key]) for key in ("index", "line", "start", "end", "n")})
             if span.to_dict() != next(expected):  # order is what makes resume and byte-equality work
-                raise RuntimeError(f"Ray returned span {span} out of order")
+                raise GLiClassError(Errors.E057.format(span=span))
             yield SpanResult(span, row["output"], row["rejects"], int(row["written"]), int(row["rejected"]))

@@ -105,11 +105,12 @@ def _write_state(path: Path, state: _State) -> None:
 def _read_state(progress: Path, output: Path, part: Path) -> _State:
     try:
         state = _State(**json.loads(progress.read_text(encoding="utf8")))
-        counts = (state.records, state.written, state.rejected, state.part_bytes, state.rejects_bytes)
-        if not isinstance(state.settings, dict) or not all(isinstance(n, int) and n >= 0 for n in counts):
-            raise ValueError("unexpected values")
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:  # TypeError: not the expected keys
         raise GLiClassError(Errors.E054.format(output=output, progress=progress, reason=err, part=part)) from err
+    counts = (state.records, state.written, state.rejected, state.part_bytes, state.rejects_bytes)
+    if not isinstance(state.settings, dict) or not all(isinstance(n, int) and n >= 0 for n in counts):
+        reason = "unexpected values"
+        raise GLiClassError(Errors.E054.format(output=output, progress=progress, reason=reason, part=part))
     return state
 
 

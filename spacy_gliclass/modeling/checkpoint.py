@@ -85,7 +85,7 @@ def read_checkpoint(name: str | Path, max_length: int = 512) -> tuple[GLiClassMo
     squeeze = weights.get(STATE_PREFIX + "layer_wise_attention.W1.weight")
     if config.squeeze_layers and squeeze is not None:
         # Upstream sizes this from num_hidden_layers but feeds it every hidden state (one more,
-        # the embeddings included): trust the tensor, not the config (GLICLASS-UPSTREAM §1.4).
+        # the embeddings included): trust the tensor, not the config.
         config.squeeze_num_layers = int(squeeze.shape[1])
     model = GLiClassModel(config)
     model.load_checkpoint_state_dict(weights, source=str(path))

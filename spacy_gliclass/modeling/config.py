@@ -18,7 +18,7 @@ from ..errors import Errors, GLiClassError
 from ..jsonl import read_json_object
 from .safety import refuse_remote_code
 
-# Upstream fields and their defaults (gliclass 0.1.21, GLICLASS-UPSTREAM.md §3).
+# Upstream fields and their defaults (gliclass 0.1.21).
 UPSTREAM_DEFAULTS: dict[str, Any] = {
     "encoder_config": None,
     "encoder_model_name": None,

@@ -93,7 +93,7 @@ def build_uni_encoder(
     """A fresh uni-encoder on the embedded encoder, with heads that keep its embedding geometry.
 
     Text vector: mean of the text tokens; label vector: mean of the label's own word pieces; both
-    L2-normalised after identity-initialised residual projectors; logit scale 10 (TRAINING.md).
+    L2-normalised after identity-initialised residual projectors; logit scale 10.
     ``overrides`` set any other config key (e.g. ``scorer_type="mlp"``).
     """
     path = Path(path) if path else embedded_encoder_path()

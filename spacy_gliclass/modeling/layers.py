@@ -1,6 +1,6 @@
 """Building blocks of GLiClass heads: poolings, projectors, scorers, layer-wise attention, LSTM.
 
-State-dict names and shapes follow the upstream checkpoints (GLICLASS-UPSTREAM.md §1.3–1.4), so a
+State-dict names and shapes follow the upstream checkpoints (gliclass 0.1.21), so a
 published checkpoint loads into these modules unchanged. Poolings take a mask: upstream pools over
 the padded length, which makes its scores depend on what else is in the batch; pooling over the
 row's own positions gives upstream's scores for a text scored alone, whatever the batch.
@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .config import GLiClassConfig
+from ..errors import Errors, GLiClassError
+from .config import POOLINGS, SCORERS, GLiClassConfig
 
 
 def _activation(name: str) -> nn.Module:
@@ -48,7 +49,7 @@ def pool(strategy: str, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return (x.abs() * m).amax(1)
     if strategy == "abs_avg":
         return (x.abs() * m).sum(1) / count
-    raise ValueError(f"Unknown pooling strategy {strategy!r}")
+    raise GLiClassError(Errors.E015.format(what="pooling strategy", value=strategy, supported=", ".join(POOLINGS)))
 
 
 class FeaturesProjector(nn.Module):
@@ -160,7 +161,7 @@ class CrossAttnScorer(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int = 16, mlp_hidden_size: int = 1024, dropout: float = 0.1):
         super().__init__()
         if hidden_size % num_heads:
-            raise ValueError(f"scorer_num_heads={num_heads} must divide hidden size {hidden_size}")
+            raise GLiClassError(Errors.E017.format(num_heads=num_heads, hidden_size=hidden_size))
         self.num_heads = num_heads
         self.attn_dropout = dropout
         self.q_norm = nn.LayerNorm(hidden_size)
@@ -206,7 +207,7 @@ def build_scorer(config: GLiClassConfig) -> nn.Module:
         return CrossAttnScorer(
             hidden, config.scorer_num_heads, config.scorer_mlp_hidden_size, config.scorer_attn_dropout
         )
-    raise ValueError(f"Unknown scorer {kind!r}")
+    raise GLiClassError(Errors.E015.format(what="scorer", value=kind, supported=", ".join(SCORERS)))
 
 
 class LayerwiseAttention(nn.Module):

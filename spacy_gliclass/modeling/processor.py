@@ -1,6 +1,6 @@
 """Texts + labels (+ prompt, few-shot examples) → token ids, in the upstream GLiClass input format.
 
-Uni-encoder input, per text (GLICLASS-UPSTREAM.md §2)::
+Uni-encoder input, per text (the upstream layout)::
 
     prompt_first:      [CLS] <<LABEL>>l1<<LABEL>>l2…<<SEP>> prompt text examples [SEP]
     not prompt_first:  [CLS] text <<LABEL>>l1<<LABEL>>l2…<<SEP>> prompt examples [SEP]
@@ -126,7 +126,7 @@ class GLiClassProcessor:
         config = config or GLiClassConfig.from_json_file(path / "config.json")
         kwargs: dict[str, Any] = {}
         backbone_type = (config.encoder_config or {}).get("model_type", "")
-        if backbone_type in ("modernbert", "roberta", "gpt2"):  # byte-level BPE (GLICLASS-UPSTREAM §2)
+        if backbone_type in ("modernbert", "roberta", "gpt2"):  # byte-level BPE: the space is in the token
             kwargs["add_prefix_space"] = True
         if not any((path / name).is_file() for name in VOCABULARY_FILES):
             # Without them transformers falls back to config.json and blames its own version.
