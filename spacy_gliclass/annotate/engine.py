@@ -71,14 +71,16 @@ class Annotator:
     def annotate(self, span: Span) -> SpanResult:
         return annotate_span(self, self.source.read(span), span)
 
-    def _inputs(self, records: list[Record]) -> list[Any]:
+    def inputs(self, records: list[Record]) -> list[Any]:
+        """What ``nlp.pipe`` reads for the records: their texts, or their docs for a .spacy input."""
         if self.source.format != "spacy":
             return [record.text for record in records]
         from spacy.tokens import Doc
 
         return [Doc(self.nlp.vocab).from_bytes(record.doc_bytes) for record in records]
 
-    def _line(self, record: Record, doc: Any) -> str:
+    def record_line(self, record: Record, doc: Any) -> str:
+        """The output line of an annotated record: its scores and chosen labels (or its doc)."""
         cats = {label: doc.cats[label] for label in self.labels if label in doc.cats}
         if self.exclusive:
             chosen = [max(cats, key=cats.__getitem__)] if cats else []
@@ -94,8 +96,8 @@ class Annotator:
 def annotate_span(annotator: Annotator, records: list[Record], span: Span) -> SpanResult:
     """Annotate the valid records of a span in one ``nlp.pipe`` buffer; reject the others."""
     valid = [record for record in records if record.error is None]
-    docs = annotator.nlp.pipe(annotator._inputs(valid), batch_size=max(len(valid), 1))
-    lines = [annotator._line(record, doc) for record, doc in zip(valid, docs, strict=True)]
+    docs = annotator.nlp.pipe(annotator.inputs(valid), batch_size=max(len(valid), 1))
+    lines = [annotator.record_line(record, doc) for record, doc in zip(valid, docs, strict=True)]
     rejects = [record.reject_line() for record in records if record.error is not None]
     return SpanResult(span, _join(lines), _join(rejects), len(lines), len(rejects))
 
