@@ -85,3 +85,22 @@ def gliclass_config(model, **settings) -> dict:
     if isinstance(settings.get("loss"), str):
         settings["loss"] = LOSSES[settings["loss"]]
     return {"model": block, **settings}
+
+
+LABELS = ["sports", "business", "science and technology"]
+
+
+def make_nlp(model, labels=LABELS, **settings):
+    """A blank English pipeline with a gliclass pipe on ``model`` (see ``gliclass_config``)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=labels, **settings))
+    return nlp
+
+
+def cats_matrix(docs, labels=LABELS):
+    """The docs' scores as a (docs × labels) array, in ``labels`` order."""
+    import numpy
+
+    return numpy.array([[doc.cats[label] for label in labels] for doc in docs])

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import warnings
+from functools import partial
 
 import numpy
 import pytest
@@ -14,21 +15,15 @@ import spacy
 from spacy_gliclass.errors import CheckpointError, GLiClassError
 from spacy_gliclass.modeling import GLiClassModel
 
-from .conftest import build_tiny, gliclass_config
+from .conftest import build_tiny
+from .conftest import cats_matrix as cats_in_order
+from .conftest import make_nlp as make_pipeline
 
 LABELS = ["sports", "business", "science"]
 TEXTS = ["The striker scored twice in the final.", "Shares tumbled after the profit warning."]
 LONG_TEXT = " ".join(["the match went on and on"] * 120)  # ~700 words
-
-
-def make_nlp(model, **config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=LABELS, **config))
-    return nlp
-
-
-def cats_matrix(docs):
-    return numpy.array([[doc.cats[label] for label in LABELS] for doc in docs])
+make_nlp = partial(make_pipeline, labels=LABELS)
+cats_matrix = partial(cats_in_order, labels=LABELS)
 
 
 @pytest.fixture(scope="module")

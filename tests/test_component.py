@@ -14,9 +14,8 @@ from spacy.util import fix_random_seed, load_model_from_path
 
 from spacy_gliclass.errors import CheckpointError, GLiClassError, LabelError
 
-from .conftest import gliclass_config
+from .conftest import LABELS, cats_matrix, make_nlp
 
-LABELS = ["sports", "business", "science and technology"]
 TEXTS = [
     "The striker scored twice in the final minutes.",
     "ok",
@@ -33,16 +32,6 @@ TRAIN_DATA = [
     ("Engineers built a faster quantum computer.", {"sports": 0.0, "business": 0.0, "science and technology": 1.0}),
     ("The goalkeeper saved a penalty.", {"sports": 1.0, "business": 0.0, "science and technology": 0.0}),
 ]
-
-
-def make_nlp(model_path, **config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config=gliclass_config(model_path, labels=LABELS, **config))
-    return nlp
-
-
-def cats_matrix(docs, labels=LABELS):
-    return numpy.array([[doc.cats[label] for label in labels] for doc in docs])
 
 
 @pytest.mark.parametrize("arch", ["uni", "bi"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from functools import partial
 
 import numpy
 import pytest
@@ -18,16 +19,11 @@ from spacy_gliclass.errors import GLiClassError
 from spacy_gliclass.pipeline import load_saved_pipeline
 from spacy_gliclass.settings import ModelSettings, PipeSettings
 
-from .conftest import gliclass_config
+from .conftest import make_nlp as make_pipeline
 
 LABELS = ["sports", "business", "science"]
 LONG = " ".join(["the match went on and on"] * 60)
-
-
-def make_nlp(model, **settings):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=LABELS, **settings))
-    return nlp
+make_nlp = partial(make_pipeline, labels=LABELS)
 
 
 def test_default_config_has_one_model_block_and_one_loss_block():

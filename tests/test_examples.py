@@ -17,9 +17,8 @@ from spacy_gliclass.modeling.processor import FewShotExample
 from spacy_gliclass.modeling.prototypes import mix_prototypes
 from spacy_gliclass.settings import PipeSettings
 
-from .conftest import gliclass_config
+from .conftest import LABELS, cats_matrix, make_nlp
 
-LABELS = ["sports", "business", "science and technology"]
 EXAMPLES = [
     {"text": "The striker scored twice in the final minutes.", "labels": ["sports"]},
     {"text": "Profits rose as the company expanded abroad.", "labels": ["business"]},
@@ -32,16 +31,6 @@ TEXTS = [
     "A new telescope photographed the atmosphere of a distant planet.",
     "The match was postponed because of heavy rain.",
 ]
-
-
-def make_nlp(model_path, **config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config=gliclass_config(model_path, labels=LABELS, **config))
-    return nlp
-
-
-def cats(docs, labels=LABELS):
-    return numpy.array([[doc.cats[label] for label in labels] for doc in docs])
 
 
 @pytest.fixture(params=["uni", "bi"])
@@ -93,50 +82,50 @@ def test_labels_outside_the_pipe_are_allowed_when_it_has_none(tiny_uni):
 
 # -- behaviour shared by both architectures ---------------------------------------------------
 def test_examples_change_the_scores(model_path):
-    zero_shot = cats(make_nlp(model_path).pipe(TEXTS))
-    with_examples = cats(make_nlp(model_path, examples=EXAMPLES).pipe(TEXTS))
+    zero_shot = cats_matrix(make_nlp(model_path).pipe(TEXTS))
+    with_examples = cats_matrix(make_nlp(model_path, examples=EXAMPLES).pipe(TEXTS))
     assert numpy.abs(zero_shot - with_examples).max() > 1e-4
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 64])
 def test_pipe_equals_call_with_examples(model_path, batch_size):
     nlp = make_nlp(model_path, examples=EXAMPLES, batch_size=3, max_batch_tokens=300)
-    one_by_one = cats([nlp(text) for text in TEXTS])
-    together = cats(nlp.pipe(TEXTS, batch_size=batch_size))
+    one_by_one = cats_matrix([nlp(text) for text in TEXTS])
+    together = cats_matrix(nlp.pipe(TEXTS, batch_size=batch_size))
     numpy.testing.assert_allclose(together, one_by_one, atol=1e-5)
 
 
 def test_call_examples_beat_doc_examples_beat_pipe_examples(model_path):
     nlp = make_nlp(model_path, examples=EXAMPLES)
-    as_doc_default = cats(make_nlp(model_path, examples=OTHER_EXAMPLES).pipe(TEXTS))
-    as_pipe_default = cats(nlp.pipe(TEXTS))
+    as_doc_default = cats_matrix(make_nlp(model_path, examples=OTHER_EXAMPLES).pipe(TEXTS))
+    as_pipe_default = cats_matrix(nlp.pipe(TEXTS))
     assert numpy.abs(as_doc_default - as_pipe_default).max() > 1e-4
 
     docs = [nlp.make_doc(text) for text in TEXTS]
     for doc in docs:
         doc._.gliclass_examples = OTHER_EXAMPLES
-    numpy.testing.assert_allclose(cats(nlp.pipe(docs)), as_doc_default, atol=1e-5)
+    numpy.testing.assert_allclose(cats_matrix(nlp.pipe(docs)), as_doc_default, atol=1e-5)
 
     contexts = [(text, {"examples": OTHER_EXAMPLES}) for text in TEXTS]
-    numpy.testing.assert_allclose(cats(d for d, _ in nlp.pipe(contexts, as_tuples=True)), as_doc_default, atol=1e-5)
+    numpy.testing.assert_allclose(cats_matrix(d for d, _ in nlp.pipe(contexts, as_tuples=True)), as_doc_default, atol=1e-5)
 
     docs = [nlp.make_doc(text) for text in TEXTS]
     for doc in docs:
         doc._.gliclass_examples = OTHER_EXAMPLES
-    per_call = cats(nlp.pipe(docs, component_cfg={"gliclass": {"examples": EXAMPLES}}))
+    per_call = cats_matrix(nlp.pipe(docs, component_cfg={"gliclass": {"examples": EXAMPLES}}))
     numpy.testing.assert_allclose(per_call, as_pipe_default, atol=1e-5)
-    zero_shot = cats(nlp.pipe(TEXTS, component_cfg={"gliclass": {"examples": []}}))
-    numpy.testing.assert_allclose(zero_shot, cats(make_nlp(model_path).pipe(TEXTS)), atol=1e-5)
+    zero_shot = cats_matrix(nlp.pipe(TEXTS, component_cfg={"gliclass": {"examples": []}}))
+    numpy.testing.assert_allclose(zero_shot, cats_matrix(make_nlp(model_path).pipe(TEXTS)), atol=1e-5)
 
 
 def test_examples_survive_to_disk_and_load(model_path, tmp_path):
     nlp = make_nlp(model_path, examples=EXAMPLES, example_weight=0.7)
-    before = cats(nlp.pipe(TEXTS))
+    before = cats_matrix(nlp.pipe(TEXTS))
     nlp.to_disk(tmp_path / "pipeline")
     loaded = load_model_from_path(tmp_path / "pipeline")
     pipe = loaded.get_pipe("gliclass")
     assert pipe.cfg["examples"] == EXAMPLES and pipe.cfg["example_weight"] == pytest.approx(0.7)
-    numpy.testing.assert_allclose(cats(loaded.pipe(TEXTS)), before, atol=1e-5)
+    numpy.testing.assert_allclose(cats_matrix(loaded.pipe(TEXTS)), before, atol=1e-5)
 
 
 # -- uni-encoder: the upstream layout through batching.plan -------------------------------------
@@ -202,5 +191,5 @@ def test_processor_examples_reach_a_bi_encoder_as_in_the_pipe(tiny_bi):
         zero_shot = model.encode(processor(TEXTS, LABELS)).logits
         shown = model.encode(processor(TEXTS, LABELS, examples=EXAMPLES)).logits
     assert (zero_shot - shown).abs().max() > 1e-4
-    through_pipe = cats(make_nlp(tiny_bi, examples=EXAMPLES).pipe(TEXTS))
+    through_pipe = cats_matrix(make_nlp(tiny_bi, examples=EXAMPLES).pipe(TEXTS))
     numpy.testing.assert_allclose(torch.sigmoid(shown).numpy(), through_pipe, atol=1e-5)

@@ -21,11 +21,10 @@ from typer.testing import CliRunner
 from spacy_gliclass.cli import app
 from spacy_gliclass.errors import CheckpointError, GLiClassError
 
-from .conftest import gliclass_config
+from .conftest import LABELS, cats_matrix, make_nlp
 
 needs_ort = pytest.mark.skipif(find_spec("onnxruntime") is None, reason="the onnx extra is not installed")
 
-LABELS = ["sports", "business", "science and technology"]
 TEXTS = [
     "The striker scored twice in the final minutes.",
     "ok",
@@ -34,16 +33,6 @@ TEXTS = [
     "",
     "A new telescope photographed the atmosphere of a distant planet.",
 ]
-
-
-def make_nlp(model, **config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("gliclass", config=gliclass_config(model, labels=LABELS, **config))
-    return nlp
-
-
-def cats(docs):
-    return numpy.array([[doc.cats[label] for label in LABELS] for doc in docs])
 
 
 def export(checkpoint: Path, out: Path) -> Path:
@@ -75,8 +64,8 @@ def test_export_writes_fp32_and_int8_graphs_next_to_the_checkpoint(onnx_uni):
 @pytest.mark.parametrize("settings", [{}, {"window_size": 8, "window_overlap": 2}, {"exclusive_classes": True}])
 def test_onnx_fp32_equals_torch(arch, settings, onnx_uni, onnx_bi):
     folder = onnx_uni if arch == "uni" else onnx_bi
-    torch_cats = cats(make_nlp(folder, batch_size=2, **settings).pipe(TEXTS))
-    onnx_cats = cats(make_nlp(folder, batch_size=2, runtime="onnx", **settings).pipe(TEXTS))
+    torch_cats = cats_matrix(make_nlp(folder, batch_size=2, **settings).pipe(TEXTS))
+    onnx_cats = cats_matrix(make_nlp(folder, batch_size=2, runtime="onnx", **settings).pipe(TEXTS))
     numpy.testing.assert_allclose(onnx_cats, torch_cats, atol=1e-4)
 
 
@@ -84,8 +73,8 @@ def test_onnx_fp32_equals_torch(arch, settings, onnx_uni, onnx_bi):
 @pytest.mark.parametrize("arch", ["uni", "bi"])
 def test_onnx_int8_runs_and_stays_close(arch, onnx_uni, onnx_bi):
     folder = onnx_uni if arch == "uni" else onnx_bi
-    torch_cats = cats(make_nlp(folder).pipe(TEXTS))
-    int8_cats = cats(make_nlp(folder, runtime="onnx", quantize="int8").pipe(TEXTS))
+    torch_cats = cats_matrix(make_nlp(folder).pipe(TEXTS))
+    int8_cats = cats_matrix(make_nlp(folder, runtime="onnx", quantize="int8").pipe(TEXTS))
     assert not numpy.array_equal(int8_cats, torch_cats)  # the int8 graph really ran
     numpy.testing.assert_allclose(int8_cats, torch_cats, atol=0.05)
 
@@ -105,11 +94,11 @@ def test_bi_encoder_labels_are_encoded_once(onnx_bi):
 def test_save_and_load_without_the_export_folder(quantize, onnx_bi, tmp_path):
     folder = shutil.copytree(onnx_bi, tmp_path / "export")
     nlp = make_nlp(folder, runtime="onnx", quantize=quantize)
-    expected = cats(nlp.pipe(TEXTS))
+    expected = cats_matrix(nlp.pipe(TEXTS))
     nlp.to_disk(tmp_path / "pipeline")
     shutil.rmtree(folder / "onnx")  # the saved pipeline carries its graph
     loaded = spacy.load(tmp_path / "pipeline")
-    numpy.testing.assert_allclose(cats(loaded.pipe(TEXTS)), expected, atol=1e-6)
+    numpy.testing.assert_allclose(cats_matrix(loaded.pipe(TEXTS)), expected, atol=1e-6)
     assert loaded.get_pipe("gliclass").cfg == nlp.get_pipe("gliclass").cfg
 
 
@@ -123,10 +112,10 @@ def test_saved_quantisation_cannot_be_switched_at_load(onnx_uni, tmp_path):
 @needs_ort
 def test_multiprocessing_pipe(onnx_uni):
     nlp = make_nlp(onnx_uni, runtime="onnx", quantize="int8")
-    expected = cats(nlp.pipe(TEXTS))  # a session exists in the parent before the fork
+    expected = cats_matrix(nlp.pipe(TEXTS))  # a session exists in the parent before the fork
     docs = list(nlp.pipe(TEXTS * 2, n_process=2, batch_size=2))
     assert [d.text for d in docs] == TEXTS * 2
-    numpy.testing.assert_allclose(cats(docs), numpy.vstack([expected] * 2), atol=1e-5)
+    numpy.testing.assert_allclose(cats_matrix(docs), numpy.vstack([expected] * 2), atol=1e-5)
 
 
 @needs_ort
@@ -140,7 +129,7 @@ def test_annotate_with_an_onnx_pipeline(onnx_uni, tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf8").splitlines()]
-    expected = cats(nlp.pipe(TEXTS[:3]))
+    expected = cats_matrix(nlp.pipe(TEXTS[:3]))
     numpy.testing.assert_allclose([[r["cats"][label] for label in LABELS] for r in rows], expected, atol=1e-5)
 
 
@@ -201,6 +190,6 @@ def test_other_backbones_and_hidden_state_heads_match_torch(fixture, tmp_path):
     model, _ = GLiClassModel.from_pretrained(folder)
     export_onnx(model, folder)
     max_length = 128  # the fixtures' encoders have 128 positions, and the pipe checks it
-    torch_cats = cats(make_nlp(folder, max_length=max_length).pipe(TEXTS))
-    onnx_cats = cats(make_nlp(folder, runtime="onnx", max_length=max_length).pipe(TEXTS))
+    torch_cats = cats_matrix(make_nlp(folder, max_length=max_length).pipe(TEXTS))
+    onnx_cats = cats_matrix(make_nlp(folder, runtime="onnx", max_length=max_length).pipe(TEXTS))
     numpy.testing.assert_allclose(onnx_cats, torch_cats, atol=1e-4)
