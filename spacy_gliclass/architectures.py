@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from .validation import check_int
 QUANTIZE_OPTIONS = ("", "int8")
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 # Shim settings taken from the config of the pipe being loaded, not from its saved bytes.
-RUNTIME_KEYS = ("max_length", "device", "quantize", "head_lr_scale", "lora_rank", "label_template")
+RUNTIME_KEYS = tuple(f.name for f in fields(ModelSettings) if f.name not in ("name", "runtime"))
 RUNTIMES = ("torch", "onnx")
 # Where a serialized pipe's stored names come from, for error messages (spaCy hands us bytes only).
 SERIALIZED = "The serialized gliclass pipe (the `model` file of a saved pipeline)"
@@ -215,11 +215,15 @@ class GLiClassShim(PyTorchShim):
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps(self._message(self.fp32_model()))
 
+    def take_saved_cfg(self, saved: dict[str, Any]) -> None:
+        """Where the model came from, from the saved bytes; how it runs, from the loading config."""
+        self.cfg = {**saved, **{key: self.cfg[key] for key in RUNTIME_KEYS}}
+
     def from_bytes(self, bytes_data: bytes) -> GLiClassShim:
         msg = srsly.msgpack_loads(bytes_data)
         # The bytes hold the model and where it came from (`name`, never read again); how it runs
         # (device, max_length, quantisation, learning rates) is the loading pipe's config.
-        self.cfg = {**msg["cfg"], **{key: self.cfg[key] for key in RUNTIME_KEYS}}
+        self.take_saved_cfg(msg["cfg"])
         config, processor, weights = self._restore(msg)
         model = GLiClassModel(config)
         model.load_checkpoint_state_dict(weights, source="<serialized gliclass pipe>")

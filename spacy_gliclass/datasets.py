@@ -8,7 +8,6 @@ heavy: the training reader, a spaCy entry point, uses it.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Iterable, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Errors, GLiClassError
-from .jsonl import read_jsonl
+from .jsonl import read_json_object, read_jsonl
 
 DATASETS_ENV = "GLICLASS_DATASETS"
 DEFAULT_ROOT = Path("../shared/datasets")  # seen from the repository root
@@ -39,11 +38,8 @@ def dataset_info(root: Path, name: str) -> dict[str, Any]:
     path = root / name / INFO_FILE
     if not path.is_file():
         raise GLiClassError(Errors.E071.format(name=name, datasets_dir=root, path=path))
-    try:
-        info = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        raise GLiClassError(Errors.E003.format(path=path, reason=err)) from err
-    labels = info.get("labels") if isinstance(info, dict) else None
+    info = read_json_object(path)
+    labels = info.get("labels")
     if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
         raise GLiClassError(Errors.E072.format(path=path))
     return info

@@ -107,12 +107,10 @@ def create_gliclass_model_v1(
     heads only. ``label_template``: what a bi-encoder reads for a label, e.g. "This text is about
     {label}.". ``runtime``: "torch", or "onnx" (ONNX Runtime on the CPU, from a folder that
     ``export --onnx`` wrote; inference-only; needs the ``onnx`` extra)."""
+    settings = ModelSettings(**locals())  # first line: locals() holds exactly the block's settings
     from .architectures import create_gliclass_model
 
-    settings = dict(name=name, max_length=max_length, device=device, quantize=quantize, runtime=runtime)
-    return create_gliclass_model(
-        ModelSettings(**settings, head_lr_scale=head_lr_scale, lora_rank=lora_rank, label_template=label_template)
-    )
+    return create_gliclass_model(settings)
 
 
 @registry.losses("spacy-gliclass.focal_loss.v1")

@@ -16,7 +16,7 @@ from pathlib import Path
 import srsly
 import torch
 
-from .architectures import RUNTIME_KEYS, GLiClassShim
+from .architectures import GLiClassShim
 from .errors import CheckpointError, Errors, GLiClassError
 from .modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from .modeling.model import STATE_PREFIX
@@ -69,7 +69,7 @@ class OrtShim(GLiClassShim):
         saved, asked = msg["cfg"].get("quantize", ""), self.cfg.get("quantize", "")
         if saved != asked:
             raise GLiClassError(Errors.E088.format(what=f"it was saved with quantize={saved!r}, not {asked!r}"))
-        self.cfg = {**msg["cfg"], **{key: self.cfg[key] for key in RUNTIME_KEYS}}
+        self.take_saved_cfg(msg["cfg"])
         config, processor, weights = self._restore(msg)
         with torch.device("meta"):  # the torch backbone is replaced: never allocate its weights
             model = GLiClassModel(config)
