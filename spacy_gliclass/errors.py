@@ -175,6 +175,10 @@ class Errors:
         '@misc = "spacy-gliclass.f1_reward.v1".'
     )
     E065 = "[reward_weights] names {names}, which are not in [rewards] ({known}). Use the same names in both."
+    E066 = (
+        "training.value_head = true needs training.samples_per_example = 1: with {k} samples per text the "
+        "other samples of the same text are the baseline. Set one of the two."
+    )
     E067 = 'The reader got no datasets. Pass a list of dataset names, e.g. datasets = ["trec", "subj"].'
     E068 = "alpha must be between 0 and 1 (0 = the start model, 1 = the fine-tuned one), got {alpha}."
     E069 = (
@@ -313,8 +317,11 @@ class Errors:
         '[components.gliclass.loss] @losses = "spacy-gliclass.softmax_loss.v1" (or focal_loss.v1 with '
         "alpha and gamma, or bce_loss.v1)."
     )
-    E121 = (
-        "The gliclass pipe's {keys} moved: {places}. Edit the config ('{path}') or the add_pipe config accordingly."
+    E121 = "The gliclass pipe's {keys} moved: {places}. Edit the config ('{path}') or the add_pipe config accordingly."
+    E122 = (
+        "'{path}' is a saved pipeline: it runs with the settings in its config.cfg, so {settings} cannot be "
+        "applied to it. Edit that config, or pass a checkpoint folder instead (python -m spacy_gliclass export "
+        "{path} OUT) to choose the settings."
     )
 
     # Warnings

@@ -56,11 +56,27 @@ def load_saved_pipeline(path: str | Path, pipe_name: str = "") -> tuple[Language
     return nlp, nlp.get_pipe(find_gliclass_pipe(nlp, pipe_name, path))
 
 
+def refuse_other_settings(saved: dict[str, Any], config: dict[str, Any], path: str | Path) -> None:
+    """A saved pipeline keeps its own settings: asking for others (int8, ONNX, a batch size) would be
+    silently ignored, so it is an error; asking for the ones it has is fine."""
+    from dataclasses import asdict
+
+    from .settings import ModelSettings
+
+    block = saved.get("model")  # a name alone, or a model block
+    saved_model = {**asdict(ModelSettings()), **(dict(block) if isinstance(block, dict) else {"name": block})}
+    asked = [(f"model.{k}", v, saved_model.get(k)) for k, v in dict(config.get("model") or {}).items()]
+    asked += [(k, v, saved.get(k)) for k, v in config.items() if k != "model"]
+    differ = [f"{key} = {value!r} (it has {has!r})" for key, value, has in asked if value != has]
+    if differ:
+        raise GLiClassError(Errors.E122.format(path=path, settings="; ".join(differ)))
+
+
 def load_pipeline(
     model: str = "", labels: list[str] | None = None, pipe_name: str = "", config: dict[str, Any] | None = None
 ) -> tuple[Language, GLiClassCategorizer]:
     """A pipeline to classify with, and its gliclass pipe. ``model``: a saved pipeline (loaded as
-    it is; ``labels``, if given, replace its labels), else any ``model`` value of the pipe — a
+    it is; ``labels``, if given, replace its labels; ``config`` may only repeat its settings), else any ``model`` value of the pipe — a
     checkpoint folder, a Hub id, a delta file, "floor" or "" (the default) — in a blank English
     pipeline, with ``config`` as further pipe settings (``config["model"]``: model settings
     besides the name)."""
@@ -68,6 +84,7 @@ def load_pipeline(
 
     if is_saved_pipeline(model):
         nlp, pipe = load_saved_pipeline(model, pipe_name)
+        refuse_other_settings(nlp.config["components"][pipe.name], config or {}, model)
         if labels:
             pipe.labels = list(labels)
         return nlp, pipe

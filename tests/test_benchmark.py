@@ -105,3 +105,24 @@ def test_texts_and_labels_are_seeded_and_read_through_datasets(tmp_path):
     assert len(sample) == 20 and sample == bench_texts.sample_texts(20, seed=1, root=tmp_path)
     assert all(t.strip() and len(t.split()) <= bench_texts.MAX_WORDS for t in sample)
     assert sorted(bench_texts.label_pool(0, tmp_path)) == ["alarm set", "card declined", "top up"]
+
+
+def test_a_saved_pipeline_refuses_settings_it_would_ignore(tmp_path, tiny_uni):
+    """benchmark --int8 (or any other setting) on a saved pipeline is an error naming the setting,
+    not a silent fp32 run; repeating the pipeline's own settings is fine."""
+    import spacy
+
+    from spacy_gliclass.errors import GLiClassError
+    from spacy_gliclass.pipeline import load_pipeline
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliclass", config={"model": str(tiny_uni), "labels": LABELS[:2], "batch_size": 4})
+    nlp.to_disk(tmp_path / "pipeline")
+    with pytest.raises(GLiClassError, match=r"model.quantize = 'int8' \(it has ''\)"):
+        options.make_nlp(str(tmp_path / "pipeline"), options.BenchSettings(), quantize="int8")
+    with pytest.raises(GLiClassError, match=r"batch_size = 8 \(it has 4\)"):
+        load_pipeline(str(tmp_path / "pipeline"), config={"batch_size": 8})
+    _, pipe = load_pipeline(
+        str(tmp_path / "pipeline"), labels=["x"], config={"batch_size": 4, "model": {"quantize": ""}}
+    )
+    assert pipe.labels == ("x",)
