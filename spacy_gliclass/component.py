@@ -38,6 +38,8 @@ from .training.losses import FocalLoss
 
 DOC_LABELS_EXTENSION = "gliclass_labels"
 DOC_EXAMPLES_EXTENSION = "gliclass_examples"
+
+
 def install_extensions() -> None:
     """Register ``doc._.gliclass_labels`` and ``doc._.gliclass_examples`` (per doc) once; never forced."""
     for name in (DOC_LABELS_EXTENSION, DOC_EXAMPLES_EXTENSION):
@@ -131,7 +133,9 @@ class GLiClassCategorizer(TrainablePipe):
             raise LabelError(Errors.E019.format(name=self.name))
         return self.cfg["labels"]
 
-    def _examples_for(self, doc: Doc, shared: tuple[FewShotExample, ...], from_call: bool) -> tuple[FewShotExample, ...]:
+    def _examples_for(
+        self, doc: Doc, shared: tuple[FewShotExample, ...], from_call: bool
+    ) -> tuple[FewShotExample, ...]:
         """The examples a doc is scored with: ``shared`` (the call's) if the call gave some, else the
         doc's own, else ``shared`` (the pipe's), which is converted once per buffer, not per doc."""
         if from_call:
@@ -159,7 +163,9 @@ class GLiClassCategorizer(TrainablePipe):
         shared = model_examples(examples if examples is not None else self.cfg["examples"], self._model_text)
         requests = [
             batching.Request(
-                ids, [self._model_text(label) for label in label_set], self._examples_for(doc, shared, examples is not None)
+                ids,
+                [self._model_text(label) for label in label_set],
+                self._examples_for(doc, shared, examples is not None),
             )
             for ids, label_set, doc in zip(
                 processor.tokenize_texts([doc.text for doc in docs]), label_sets, docs, strict=True

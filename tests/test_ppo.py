@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from spacy_gliclass.errors import GLiClassError
 from spacy_gliclass.training.ppo import (
     PPOTrainer,
     batch_mean_advantage,
@@ -15,6 +16,7 @@ from spacy_gliclass.training.ppo import (
     bernoulli_log_prob,
     clipped_surrogate,
     kl_k3,
+    leave_one_out_advantage,
     normalize_advantages,
 )
 from spacy_gliclass.training.ppo_config import DEFAULT_CONFIG_PATH, PPOConfig
@@ -179,10 +181,80 @@ def test_value_head_learns_the_reward(tiny_bi):
     from spacy_gliclass.modeling import GLiClassModel
 
     model, processor = GLiClassModel.from_pretrained(tiny_bi)
-    config = PPOConfig(max_steps=15, batch_size=6, inner_epochs=1, value_head=True, value_lr=1e-2, kl_beta=0.0)
+    config = PPOConfig(
+        max_steps=15, batch_size=6, inner_epochs=1, value_head=True, value_lr=1e-2, kl_beta=0.0, samples_per_example=1
+    )
     trainer = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config)
     history = trainer.train(toy_examples())
     assert history[-1]["value_loss"] < history[0]["value_loss"]
+
+
+def test_leave_one_out_baseline_is_the_other_samples_of_the_same_text():
+    rewards = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.5, 3.0]])  # K = 3 samples, B = 2 texts
+    close(leave_one_out_advantage(rewards), [[0.75, -1.5], [-0.75, -1.5], [0.0, 3.0]])
+    # a text where every sample scores the same teaches nothing, however high the score
+    close(leave_one_out_advantage(torch.full((4, 1), 0.9)), [[0.0]] * 4)
+
+
+def test_surrogate_over_samples_is_the_mean_over_samples():
+    torch.manual_seed(0)
+    new, old = torch.randn(3, 2, 4), torch.randn(3, 2, 4)
+    adv, mask = torch.randn(3, 2), torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    per_sample = [clipped_surrogate(new[k], old[k], adv[k], mask) for k in range(3)]
+    close(clipped_surrogate(new, old, adv, mask), sum(per_sample) / 3)
+
+
+def test_value_head_with_several_samples_is_refused():
+    with pytest.raises(GLiClassError, match="samples_per_example = 1"):
+        PPOConfig(value_head=True, samples_per_example=4)
+
+
+def test_early_stopping_keeps_the_best_dev_weights(tiny_bi):
+    """A dev score that only falls stops training after `patience` evaluations and gives back the start
+    model; one that rises keeps the weights of its best step."""
+    from spacy_gliclass.modeling import GLiClassModel
+
+    config = PPOConfig(max_steps=20, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=2)
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    calls = iter(range(100))
+    history = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config).train(
+        toy_examples(), dev_score=lambda _: -next(calls)
+    )
+    assert len(history) == 4 and [s["dev_score"] for s in history if "dev_score" in s] == [-1, -2]
+    assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+
+    def rises_until_step_6(m) -> float:
+        step = len(kept) * 2
+        kept[step] = {k: v.clone() for k, v in m.state_dict().items()}
+        return float(min(step, 6))
+
+    history = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config).train(
+        toy_examples(), dev_score=rises_until_step_6
+    )
+    assert len(history) == 10  # no gain at steps 8 and 10 (patience 2): stopped
+    assert all(torch.equal(v, kept[6][k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+
+
+def test_greedy_reward_with_the_top_label_always_on(tiny_bi):
+    from spacy_gliclass.modeling import GLiClassModel
+
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    trainer = PPOTrainer(model, processor, {"f1": f1_reward}, {}, PPOConfig())
+    examples = toy_examples()
+    logits = model.encode(processor([eg.text for eg in examples], LABELS)).logits
+    for eg, top in list(zip(examples, logits.argmax(-1).tolist(), strict=True))[:3]:  # their top label is gold
+        eg.targets[:] = [float(k == top) for k in range(len(LABELS))]
+    # threshold above 1 turns every label off: F1 0 for every gold-labelled text ...
+    assert trainer.greedy_reward(examples, threshold=1.01) == 0.0
+    # ... and with the top label on, the reward is the share of texts whose top label is gold (F1 1 or 0)
+    hits = [eg.targets[int(i)] for eg, i in zip(examples, logits.argmax(-1), strict=True)]
+    assert sum(hits) >= 3
+    assert trainer.greedy_reward(examples, threshold=1.01, top_label=True) == pytest.approx(sum(hits) / len(hits))
 
 
 def test_cli_writes_checkpoint_and_pipeline(tiny_bi, tmp_path):
@@ -208,6 +280,24 @@ def test_cli_writes_checkpoint_and_pipeline(tiny_bi, tmp_path):
     assert set(doc.cats) == set(LABELS)
     assert all(0.0 <= v <= 1.0 for v in doc.cats.values())
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
+
+
+def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_gliclass.cli import app
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"text": t, "labels": [g], "all_labels": LABELS}) + "\n" for t, g in TOY))
+    out = tmp_path / "out"
+    args = ["ppo", str(DEFAULT_CONFIG_PATH), str(out), "--paths.checkpoint", str(tiny_bi), "--paths.train", str(rows)]
+    args += ["--paths.dev", str(rows), "--training.max_steps", "4", "--training.batch_size", "3"]
+    args += ["--training.eval_every", "2", "--training.patience", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(step 0 = the start model): weights restored" in result.output
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [("dev_score" in s) for s in history] == [False, True, False, True]
 
 
 def test_rewards_are_reachable_from_a_config_through_entry_points():

@@ -17,7 +17,9 @@ LABELS = ["sports", "business", "science", "entertainment", "banking"]
 
 
 def demo(
-    model: str = typer.Option("", help="A saved pipeline, checkpoint dir, Hub id, delta file or 'floor'; '' = the default."),
+    model: str = typer.Option(
+        "", help="A saved pipeline, checkpoint dir, Hub id, delta file or 'floor'; '' = the default."
+    ),
     labels: str = typer.Option(",".join(LABELS), help="Comma-separated labels."),
 ) -> None:
     """Classify sample texts zero-shot and print each doc's cats."""

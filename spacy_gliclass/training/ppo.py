@@ -47,7 +47,8 @@ def bernoulli_log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Ten
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    m = mask.to(values.dtype)
+    """Mean of ``values`` over the slots ``mask`` keeps; a (B, C) mask broadcasts over (K, B, C) values."""
+    m = mask.to(values.dtype).expand_as(values)
     return (values * m).sum() / m.sum().clamp(min=1.0)
 
 
@@ -55,7 +56,8 @@ def clipped_surrogate(
     logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, clip: float = 0.2
 ) -> torch.Tensor:
     """PPO loss ``−min(r·A, clip(r, 1−ε, 1+ε)·A)``, ``r = exp(logp_new − logp_old)``, as a masked
-    mean over slots; ``advantages`` (B,) is broadcast to every label slot of its example."""
+    mean over slots; ``advantages`` (B,) — or (K, B) for K samples per example — is broadcast to every
+    label slot of its example."""
     ratio = torch.exp(logp_new - logp_old)
     adv = advantages.unsqueeze(-1).to(ratio.dtype)
     objective = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
@@ -78,6 +80,13 @@ def bernoulli_entropy(probs: torch.Tensor, mask: torch.Tensor, eps: float = 1e-7
 def batch_mean_advantage(rewards: torch.Tensor) -> torch.Tensor:
     """Advantage with the batch-mean reward as baseline: ``R − mean(R)``."""
     return rewards - rewards.mean()
+
+
+def leave_one_out_advantage(rewards: torch.Tensor) -> torch.Tensor:
+    """(K, B) rewards of K samples per example → each sample's reward minus the mean of the *same*
+    example's other K − 1 samples: an unbiased baseline per text (RLOO)."""
+    k = rewards.shape[0]
+    return rewards - (rewards.sum(0, keepdim=True) - rewards) / (k - 1)
 
 
 def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -167,26 +176,32 @@ class PPOTrainer:
         batch, targets = self._batch(examples, cfg.shuffle_labels)
         targets = targets.to(device)
         self.model.train()
+        k = cfg.samples_per_example
         with torch.no_grad():
             first = self.model.encode(batch, return_embeddings=self.value_head is not None)
             mask = first.label_mask.to(first.logits.dtype)
             targets = targets[:, : mask.shape[1]]
             probs = torch.sigmoid(first.logits) * mask
-            actions = torch.bernoulli(probs.cpu(), generator=self.generator).to(device) * mask
+            samples = probs.cpu().unsqueeze(0).expand(k, *probs.shape)
+            actions = torch.bernoulli(samples, generator=self.generator).to(device) * mask  # (K, B, C)
             logp_old = bernoulli_log_prob(first.logits, actions)
-            reward, parts = combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)
+            judged = [combine_rewards(self.rewards, self.reward_weights, probs, a, targets, mask) for a in actions]
+            reward = torch.stack([r for r, _ in judged])  # (K, B)
+            parts = {name: sum(p[name] for _, p in judged) / k for name in judged[0][1]}
             logp_ref = None
             if self.reference is not None:
                 logp_ref = bernoulli_log_prob(self.reference.encode(batch).logits, actions)
-        stats: dict[str, float] = {"reward": float(reward.mean()), **{f"reward_{k}": v for k, v in parts.items()}}
-        if self.value_head is not None:
+        stats: dict[str, float] = {"reward": float(reward.mean()), **{f"reward_{name}": v for name, v in parts.items()}}
+        if self.value_head is not None:  # one sample per text (PPOConfig checks)
             value = self.value_head(first.text_embeddings.detach())
-            value_loss = F.mse_loss(value, reward)
+            value_loss = F.mse_loss(value, reward[0])
             self.value_optimizer.zero_grad()
             value_loss.backward()
             self.value_optimizer.step()
             advantages = reward - value.detach()
             stats["value_loss"] = float(value_loss.detach())
+        elif k > 1:
+            advantages = leave_one_out_advantage(reward)
         else:
             advantages = batch_mean_advantage(reward)
         if cfg.normalize_advantages:
@@ -222,22 +237,40 @@ class PPOTrainer:
             for start in range(0, len(order), self.config.batch_size):
                 yield [examples[i] for i in order[start : start + self.config.batch_size]]
 
-    def train(self, examples: Sequence[PPOExample], log: Callable[[str], None] | None = None) -> list[dict[str, float]]:
-        history = []
+    def train(
+        self,
+        examples: Sequence[PPOExample],
+        log: Callable[[str], None] | None = None,
+        dev_score: Callable[[GLiClassModel], float] | None = None,
+    ) -> list[dict[str, float]]:
+        """``max_steps`` PPO steps; with ``dev_score`` (higher is better), early stopping on it and the
+        best weights (the start model's included) restored at the end."""
+        cfg = self.config
+        history: list[dict[str, float]] = []
         stream = iter(self.batches(examples))
-        for step in range(1, self.config.max_steps + 1):
+        dev = _BestOnDev(self.model, dev_score) if dev_score is not None else None
+        for step in range(1, cfg.max_steps + 1):
             stats = self.step(next(stream))
             history.append(stats)
+            if dev is not None and step % cfg.eval_every == 0:
+                stats["dev_score"] = dev.score(step)
             if log and (step % max(self.config.log_every, 1) == 0 or step == self.config.max_steps):
                 recent = history[-max(self.config.log_every, 1) :]
                 mean = sum(s["reward"] for s in recent) / len(recent)
                 last = " ".join(f"{k} {v:.4f}" for k, v in stats.items())
                 log(f"step {step}: mean reward of the last {len(recent)} steps {mean:.4f} | this step: {last}")
+            if dev is not None and cfg.patience and dev.evaluations_without_gain >= cfg.patience:
+                break
+        if dev is not None:
+            dev.restore()
+            if log:
+                log(f"dev score {dev.best:.4f} at step {dev.best_step} (step 0 = the start model): weights restored")
         return history
 
     @torch.no_grad()
-    def greedy_reward(self, examples: Sequence[PPOExample], threshold: float = 0.5) -> float:
-        """Mean reward of the deterministic policy (label on when p ≥ threshold), for evaluation."""
+    def greedy_reward(self, examples: Sequence[PPOExample], threshold: float = 0.5, top_label: bool = False) -> float:
+        """Mean reward of the deterministic policy (label on when p ≥ threshold; with ``top_label``,
+        the highest-scoring label always on, for data where every text has a label)."""
         self.model.eval()
         total, n = 0.0, 0
         for start in range(0, len(examples), self.config.batch_size):
@@ -248,10 +281,37 @@ class PPOTrainer:
             targets = targets.to(mask.device)[:, : mask.shape[1]]
             probs = torch.sigmoid(out.logits) * mask
             actions = (probs >= threshold).to(probs.dtype) * mask
+            if top_label:
+                top = out.logits.masked_fill(mask == 0, float("-inf")).argmax(-1, keepdim=True)
+                actions = actions.scatter(-1, top, 1.0)
             reward, _ = combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)
             total += float(reward.sum())
             n += len(chunk)
         return total / max(n, 1)
+
+
+class _BestOnDev:
+    """Keeps the weights of the best dev score seen (the start model is step 0) for early stopping."""
+
+    def __init__(self, model: GLiClassModel, dev_score: Callable[[GLiClassModel], float]) -> None:
+        self.model, self.dev_score = model, dev_score
+        self.best, self.best_step, self.evaluations_without_gain = dev_score(model), 0, 0
+        self.state = self._copy()
+
+    def _copy(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def score(self, step: int) -> float:
+        value = self.dev_score(self.model)
+        if value > self.best:
+            self.best, self.best_step, self.evaluations_without_gain, self.state = value, step, 0, self._copy()
+        else:
+            self.evaluations_without_gain += 1
+        return value
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.state)
+        self.model.eval()
 
 
 # -- config-driven entry point ----------------------------------------------------------------
@@ -274,10 +334,19 @@ def train_ppo(
     max_length = check_int(model_cfg.get("max_length", 256), "model.max_length", 16)
     model, processor = checkpoint.load(str(model_cfg.get("checkpoint", "")), max_length)
     trainer = PPOTrainer(model, processor, rewards, weights, ppo_config)
+    dev_score = None
+    if data_cfg.get("dev"):  # early stopping on the reward of the deterministic policy, top label always on
+        dev_examples = read_ppo_examples(
+            data_cfg["dev"], check_int(data_cfg.get("max_dev_rows", 0), "data.max_dev_rows")
+        )
+
+        def dev_score(_: GLiClassModel) -> float:
+            return trainer.greedy_reward(dev_examples, top_label=True)
+
     start = time.perf_counter()
     if log:
         log(f"PPO on {len(examples)} examples, {ppo_config.max_steps} steps, rewards {sorted(rewards)}")
-    history = trainer.train(examples, log=log)
+    history = trainer.train(examples, log=log, dev_score=dev_score)
     if log:
         log(f"done in {time.perf_counter() - start:.1f}s")
     saved = output_dir / "checkpoint"

@@ -28,10 +28,17 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     value_head: bool = False
     value_lr: float = 1e-3
+    samples_per_example: int = 4
     normalize_advantages: bool = True
     shuffle_labels: bool = True
+    eval_every: int = 10
+    patience: int = 3
     seed: int = 0
     log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.value_head and self.samples_per_example > 1:
+            raise GLiClassError(Errors.E066.format(k=self.samples_per_example))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
@@ -55,12 +62,14 @@ class PPOConfig:
 
 
 # Least values of the [training] settings; the rest are ≥ 0 (integers) or any number (max_grad_norm ≤ 0
-# turns clipping off).
+# turns clipping off; patience 0 never stops early, though the best dev weights are still restored).
 _MINIMUMS: dict[str, float] = {
     "max_steps": 1,
     "batch_size": 1,
     "inner_epochs": 1,
     "log_every": 1,
+    "samples_per_example": 1,
+    "eval_every": 1,
     "clip": 0.0,
     "kl_beta": 0.0,
     "entropy_beta": 0.0,
