@@ -94,3 +94,32 @@ def test_ci_workflow_runs_every_command_of_all():
     assert "## Calibration of the release model" in report
     wheels = list((scratch / "packages").glob("*/dist/*.whl"))
     assert len(wheels) == 1
+    assert (
+        "## Few-shot: in-context examples, supervised, PPO" in report and "| sst2 |" in report.split("## Few-shot")[1]
+    )
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fewshot_table_is_mean_and_std_over_seeds_and_averages_over_shared_seeds():
+    table = load_script("fewshot_table")
+    cells = [
+        {"set": s, "shots": 8, "seed": seed, "stage": stage, "macro_f1": f1}
+        for s, stage, seed, f1 in [
+            ("a", "zero-shot", 0, 0.4), ("a", "zero-shot", 1, 0.6), ("b", "zero-shot", 0, 0.2), ("b", "zero-shot", 1, 0.2),
+            ("a", "ppo", 0, 0.5), ("a", "ppo", 1, 0.7), ("b", "ppo", 0, 0.3),  # b's seed 1 not run yet
+        ]
+    ]  # fmt: skip
+    summary = table.summary(cells)[8]
+    assert summary["a"]["zero-shot"] == pytest.approx((0.5, 0.1414), abs=1e-4)
+    assert summary["b"]["ppo"] == (0.3, 0.0)
+    # the average is over sets per seed, on the seeds every set has: zero-shot (0.3, 0.4), ppo seed 0 only
+    assert summary["average"]["zero-shot"] == pytest.approx((0.35, 0.0707), abs=1e-4)
+    assert summary["average"]["ppo"] == pytest.approx((0.4, 0.0))
+    text = table.markdown(cells)
+    assert "| set | zero-shot | PPO (gold) |" in text and "| a | 0.500 ± 0.141 | 0.600 ± 0.141 |" in text

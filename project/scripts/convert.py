@@ -1,6 +1,6 @@
 """JSONL datasets → the `.spacy` corpora one fold's `spacy train` reads.
 
-Writes ``train.spacy``, ``dev.spacy`` and ``ppo.jsonl``. Each training doc's ``cats`` hold its
+Writes ``train.spacy``, ``dev.spacy``, ``ppo.jsonl`` and ``ppo_dev.jsonl``. Each training doc's ``cats`` hold its
 candidate labels (1.0 gold, 0.0 the others): the dataset's labels, capped at ``--max-candidates`` with the gold always kept, plus sometimes negatives from the
 other training datasets (see ``spacy-gliclass.JsonlReader.v1``). The dev corpus is drawn from the
 *test* splits of the same training datasets, so no evaluation dataset ever enters training or model
@@ -53,10 +53,12 @@ def write_corpus(
     return len(docs)
 
 
-def write_ppo_rows(datasets_dir: Path, datasets: list[str], path: Path, n: int, seed: int, max_words: int, **kw) -> int:
+def write_ppo_rows(
+    datasets_dir: Path, datasets: list[str], split: str, path: Path, n: int, seed: int, max_words: int, **kw
+) -> int:
     """``n`` rows for PPO as JSONL (``text``, gold ``labels``, candidate ``all_labels``), sampled from
-    the same training mixture with a different seed."""
-    read = create_jsonl_reader(str(datasets_dir), datasets, "train", seed=seed, **kw)
+    the datasets' ``split`` with a seed of their own."""
+    read = create_jsonl_reader(str(datasets_dir), datasets, split, seed=seed, **kw)
     written = 0
     with path.open("w", encoding="utf8") as f:
         for example in islice(read(spacy.blank("en")), n):
@@ -82,7 +84,9 @@ def main(
     output: Path = typer.Argument(..., help="Folder for train.spacy and dev.spacy."),
     datasets: str = typer.Option("", help="Comma-separated datasets to train on ('' = every one with a train split)."),
     exclude: str = typer.Option("", help="Comma-separated datasets never to train on (a fold's evaluation sets)."),
-    no_dev: str = typer.Option("", help="Comma-separated datasets whose test split never serves as dev (evaluation sets)."),
+    no_dev: str = typer.Option(
+        "", help="Comma-separated datasets whose test split never serves as dev (evaluation sets)."
+    ),
     max_rows: int = typer.Option(1500, help="Training rows per dataset (seeded sample)."),
     dev_rows: int = typer.Option(40, help="Dev rows per dataset, from the datasets' test splits."),
     max_words: int = typer.Option(
@@ -92,6 +96,7 @@ def main(
     negative_prob: float = typer.Option(0.7, help="Chance that an example gets negatives from other datasets."),
     max_negatives: int = typer.Option(8, help="At most this many negatives."),
     ppo_rows: int = typer.Option(400, help="Rows for ppo.jsonl (PPO fine-tuning data)."),
+    ppo_dev_rows: int = typer.Option(200, help="Rows for ppo_dev.jsonl (PPO early stopping), from the dev sets."),
     seed: int = typer.Option(0),
 ) -> None:
     names = training_sets(datasets_dir, datasets, exclude)
@@ -123,8 +128,17 @@ def main(
         shuffle=False,
     )
     candidates = {"negative_prob": negative_prob, "max_negatives": max_negatives, "max_candidates": max_candidates}
-    ppo_n = write_ppo_rows(datasets_dir, names, output / "ppo.jsonl", ppo_rows, seed + 2, max_words, **candidates)
-    print(f"{output}: {train_n} training docs from {len(names)} datasets, {dev_n} dev docs, {ppo_n} PPO rows")
+    ppo_n = write_ppo_rows(
+        datasets_dir, names, "train", output / "ppo.jsonl", ppo_rows, seed + 2, max_words, **candidates
+    )
+    # PPO's early stopping reads the same test splits as dev.spacy, never an evaluation set's
+    ppo_dev_n = write_ppo_rows(
+        datasets_dir, with_test, "test", output / "ppo_dev.jsonl", ppo_dev_rows, seed + 3, max_words, **candidates
+    )
+    print(
+        f"{output}: {train_n} training docs from {len(names)} datasets, {dev_n} dev docs, "
+        f"{ppo_n} PPO rows, {ppo_dev_n} PPO dev rows"
+    )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main() -> None:
     for name in args.datasets.split(","):
         results[name] = {c: [] for c in columns}
         for seed in (int(s) for s in args.seeds.split(",")):
-            labels, shots, test = load(Path(args.datasets_dir), name, args.per_label, args.test_rows, seed)
+            labels, shots, test, _ = load(Path(args.datasets_dir), name, args.per_label, args.test_rows, seed)
             examples = shots_as_examples(shots)
             results[name]["zero-shot"].append(evaluate(pipes[weights[0]], test, labels, []))
             for w, column in zip(weights, columns[1:], strict=True):

@@ -1,13 +1,28 @@
-"""Few-shot (8 examples per label) fine-tuning on single-label sets: zero-shot vs supervised vs PPO.
+"""Few-shot study: zero-shot, in-context examples, supervised fine-tuning and three kinds of PPO.
 
-Each stage starts from the embedded default (zero-shot) model and uses the same examples:
-  sft          softmax ranking loss (training/losses.py) over the dataset's labels
-  ppo_f1       PPO with the F1 reward against the gold labels
-  ppo_feedback PPO from yes/no judgements only: the zero-shot model proposes labels (score ≥ 0.5,
-               at least its top 2); a simulated person accepts the gold one, rejects the others.
-Score: macro-F1 of the argmax over the dataset's labels on a seeded sample of test rows.
+For every set, number of examples per label (``--shots``, e.g. 8 and 32) and seed, the shots and a
+dev split (``--dev-per-label`` more per label, disjoint from the shots, as in LM-BFF) are drawn from
+the train split (ag_news has none: a seeded half of its test split gives them, the other half the
+test rows). Every stage starts from the untrained floor, so no set was seen before:
 
-    nice -n 10 python project/scripts/fewshot_ppo.py --datasets sst5,emotion,ag_news
+  zero-shot     the floor as it is
+  in-context    the shots as ``examples`` of the pipe (the prototype rule), no training
+  sft           softmax ranking loss over the set's labels
+  ppo           PPO with the F1 reward against the gold labels
+  sft+ppo       PPO (F1 reward) from the sft model
+  ppo_feedback  PPO from yes/no judgements only: the floor proposes labels (score ≥ 0.5, at least its
+                top 2), a simulated reviewer accepts the gold one and rejects the others; unproposed
+                labels stay unjudged. Its dev split is judged the same way, nothing else is known.
+
+Training stages stop early on their dev split (macro-F1 of the argmax; ppo_feedback: the share of dev
+texts whose top label the reviewer accepted) and keep the best weights, the start model's included.
+Score: macro-F1 of the argmax over the set's labels on seeded test rows (multi-label sets: over the
+rows with exactly one gold label). One JSON line per (set, shots, seed, stage) goes to ``--output``;
+cells already there with the same settings are skipped, so a stopped run resumes (cells of other
+settings are dropped). ``report.py --fewshot`` draws the table.
+
+    python scripts/fewshot_ppo.py --datasets sst5,emotion,ag_news,goemotions --shots 8,32 \\
+        --seeds 0,1,2 --output results/fewshot.jsonl
 """
 
 from __future__ import annotations
@@ -19,22 +34,24 @@ import random
 import time
 from pathlib import Path
 
+import spacy
 import torch
 
 from spacy_gliclass.datasets import dataset_labels, macro_f1, read_split
-from spacy_gliclass.modeling.defaults import build_embedding_bi_encoder
+from spacy_gliclass.modeling.defaults import FLOOR, build_embedding_bi_encoder
 from spacy_gliclass.training.losses import SoftmaxLoss
 from spacy_gliclass.training.ppo import PPOTrainer, make_optimizer
 from spacy_gliclass.training.ppo_config import PPOConfig
 from spacy_gliclass.training.ppo_data import PPOExample
 from spacy_gliclass.training.rewards import UNJUDGED, f1_reward, make_feedback_reward
 
-STAGES = ("zero-shot", "sft", "ppo_f1", "ppo_feedback")
+STAGES = ("zero-shot", "in-context", "sft", "ppo", "sft+ppo", "ppo_feedback")
 
 
-def load(root: Path, name: str, per_label: int, n_test: int, seed: int):
-    """(labels, shots, test rows): ``per_label`` single-label shots per label and ``n_test`` test rows,
-    all drawn from one seeded stream, so every script that calls this sees the same rows."""
+def load(root: Path, name: str, per_label: int, n_test: int, seed: int, dev_per_label: int = 0):
+    """(labels, shots, test rows, dev rows): ``per_label`` single-label shots per label, ``n_test`` test
+    rows, then ``dev_per_label`` further rows per label, all from one seeded stream (the shots of a
+    smaller ``per_label`` are a prefix of a larger one's)."""
     labels = dataset_labels(root, name)
     rng = random.Random(seed)
     if (root / name / "train.jsonl").is_file():
@@ -44,12 +61,14 @@ def load(root: Path, name: str, per_label: int, n_test: int, seed: int):
         rng.shuffle(rows)
         train, test = rows[: len(rows) // 2], rows[len(rows) // 2 :]
     rng.shuffle(train)
-    shots = []
+    shots, dev = [], []
     for label in labels:
-        shots += [r for r in train if r["labels"] == [label]][:per_label]
+        own = [r for r in train if r["labels"] == [label]]
+        shots += own[:per_label]
+        dev += own[per_label : per_label + dev_per_label]
     rng.shuffle(shots)
     test = rng.sample(test, min(n_test, len(test)))
-    return labels, shots, test
+    return labels, shots, test, dev
 
 
 @torch.no_grad()
@@ -60,113 +79,180 @@ def scores(model, processor, texts: list[str], labels: list[str], batch: int = 3
 
 
 def model_macro_f1(model, processor, rows: list[dict], labels: list[str]) -> float:
-    """Macro-F1 of the model's argmax over ``labels`` against each row's first gold label."""
+    """Macro-F1 of the model's argmax over ``labels`` against the rows with one gold label."""
+    rows = [r for r in rows if len(r["labels"]) == 1]
     pred = scores(model, processor, [r["text"] for r in rows], labels).argmax(-1).tolist()
     return macro_f1([r["labels"][0] for r in rows], [labels[k] for k in pred], labels)
 
 
-def sft(model, processor, shots, labels, epochs: int, seed: int, encoder_lr: float, head_lr: float) -> None:
+def in_context_macro_f1(nlp, rows: list[dict], labels: list[str], shots: list[dict]) -> float:
+    """The same score through the pipe, with the shots as in-context examples."""
+    rows = [r for r in rows if len(r["labels"]) == 1]
+    examples = [{"text": r["text"], "labels": r["labels"]} for r in shots]
+    cfg = {"gliclass": {"labels": labels, "examples": examples}}
+    docs = nlp.pipe([r["text"] for r in rows], component_cfg=cfg)
+    return macro_f1([r["labels"][0] for r in rows], [max(d.cats, key=d.cats.get) for d in docs], labels)
+
+
+def sft(model, processor, shots, labels, dev, args, seed: int) -> None:
+    """Softmax ranking loss, batches of 8, early stopping on dev macro-F1 (best weights kept)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    opt = make_optimizer(model, encoder_lr, head_lr, 0.01)
-    order = list(range(len(shots)))
-    for _ in range(epochs):
-        rng.shuffle(order)
-        for i in range(0, len(order), 8):
-            rows = [shots[j] for j in order[i : i + 8]]
-            model.train()
-            out = model.encode(processor([r["text"] for r in rows], labels))
-            targets = torch.tensor([[float(x in r["labels"]) for x in labels] for r in rows])
-            loss = SoftmaxLoss()(out.logits, targets, out.label_mask)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+    opt = make_optimizer(model, args.encoder_lr, args.head_lr, 0.01)
+    best = (model_macro_f1(model, processor, dev, labels), copy.deepcopy(model.state_dict()))
+    order, misses, step = [], 0, 0
+    while step < args.sft_steps and misses < args.patience:
+        if not order:
+            order = list(range(len(shots)))
+            rng.shuffle(order)
+        rows = [shots[j] for j in order[:8]]
+        del order[:8]
+        model.train()
+        out = model.encode(processor([r["text"] for r in rows], labels))
+        targets = torch.tensor([[float(x in r["labels"]) for x in labels] for r in rows])
+        loss = SoftmaxLoss()(out.logits, targets, out.label_mask)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % args.eval_every == 0:
+            score = model_macro_f1(model, processor, dev, labels)
+            best, misses = ((score, copy.deepcopy(model.state_dict())), 0) if score > best[0] else (best, misses + 1)
+    model.load_state_dict(best[1])
     model.eval()
 
 
-def gold_examples(shots: list[dict], labels: list[str]) -> list[PPOExample]:
+def gold_examples(rows: list[dict], labels: list[str]) -> list[PPOExample]:
     """Every label of the set judged against the gold labels."""
-    return [PPOExample(r["text"], list(labels), [float(x in r["labels"]) for x in labels]) for r in shots]
+    return [PPOExample(r["text"], list(labels), [float(x in r["labels"]) for x in labels]) for r in rows]
 
 
-def feedback_examples(model, processor, shots, labels) -> tuple[list[PPOExample], float]:
-    """Judgements a person would give on the model's own proposals (simulated from gold)."""
-    probs = torch.sigmoid(scores(model, processor, [r["text"] for r in shots], labels))
-    examples, n_accepted, n_judged = [], 0, 0
-    for row, p in zip(shots, probs, strict=True):
+def feedback_examples(model, processor, rows, labels) -> list[PPOExample]:
+    """Judgements a reviewer would give on the model's own proposals (simulated from gold)."""
+    probs = torch.sigmoid(scores(model, processor, [r["text"] for r in rows], labels))
+    examples = []
+    for row, p in zip(rows, probs, strict=True):
         proposed = {labels[k] for k in range(len(labels)) if p[k] >= 0.5}
         if len(proposed) < 2:
             proposed |= {labels[k] for k in p.topk(min(2, len(labels))).indices.tolist()}
         targets = [(1.0 if x in row["labels"] else 0.0) if x in proposed else UNJUDGED for x in labels]
-        n_accepted += sum(t == 1.0 for t in targets)
-        n_judged += len(proposed)
         examples.append(PPOExample(row["text"], list(labels), targets))
-    return examples, n_accepted / max(n_judged, 1)
+    return examples
 
 
-def train_stage(stage: str, model, processor, shots, labels, args, ppo_cfg: dict) -> float | None:
-    """Train ``model`` in place as ``stage`` says; the feedback stage returns the share of proposals accepted."""
+def accepted_top_share(model, processor, judged: list[PPOExample], labels: list[str]) -> float:
+    """Share of judged texts whose top label the reviewer accepted: the dev score feedback allows."""
+    top = scores(model, processor, [eg.text for eg in judged], labels).argmax(-1).tolist()
+    return sum(eg.targets[k] == 1.0 for eg, k in zip(judged, top, strict=True)) / max(len(judged), 1)
+
+
+def ppo_config(args, seed: int) -> PPOConfig:
+    return PPOConfig(
+        max_steps=args.ppo_steps, batch_size=8, inner_epochs=2, encoder_lr=args.encoder_lr, head_lr=args.ppo_head_lr,
+        kl_beta=0.05, entropy_beta=0.01, samples_per_example=args.samples, eval_every=args.eval_every,
+        patience=args.patience, seed=seed, log_every=10**9,
+    )  # fmt: skip
+
+
+def run_stage(stage: str, start, processor, shots, dev, labels, args, seed: int):
+    """A trained copy of ``start`` (or ``start`` itself for the stages that do not train)."""
+    model = copy.deepcopy(start)
     if stage == "sft":
-        sft(model, processor, shots, labels, args.sft_epochs, args.seed, args.encoder_lr, args.head_lr)
-    elif stage == "ppo_f1":
-        PPOTrainer(model, processor, {"f1": f1_reward}, {}, PPOConfig(**ppo_cfg)).train(gold_examples(shots, labels))
+        sft(model, processor, shots, labels, dev, args, seed)
+    elif stage in ("ppo", "sft+ppo"):
+        trainer = PPOTrainer(model, processor, {"f1": f1_reward}, {}, ppo_config(args, seed))
+        trainer.train(gold_examples(shots, labels), dev_score=lambda m: model_macro_f1(m, processor, dev, labels))
     elif stage == "ppo_feedback":
-        judged, accept_rate = feedback_examples(model, processor, shots, labels)
-        PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, PPOConfig(**ppo_cfg)).train(judged)
-        return accept_rate
-    return None
+        judged, judged_dev = (
+            feedback_examples(start, processor, shots, labels),
+            feedback_examples(start, processor, dev, labels),
+        )
+        trainer = PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, ppo_config(args, seed))
+        trainer.train(judged, dev_score=lambda m: accepted_top_share(m, processor, judged_dev, labels))
+    return model
+
+
+def model_for(stage: str, trained: dict, processor, shots, dev, labels, args, seed: int):
+    """The model of ``stage``, trained once per (set, shots, seed); sft+ppo starts from sft's."""
+    if stage not in trained:
+        start = (
+            model_for("sft", trained, processor, shots, dev, labels, args, seed)
+            if stage == "sft+ppo"
+            else trained["zero-shot"]
+        )
+        trained[stage] = run_stage(stage, start, processor, shots, dev, labels, args, seed)
+    return trained[stage]
+
+
+RUN_KEYS = ("datasets_dir", "datasets", "shots", "seeds", "stages", "threads", "output")  # what, not how
+
+
+def recipe(args: argparse.Namespace) -> dict:
+    """The settings that change a cell's result: a resumed run only keeps cells of the same recipe."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in RUN_KEYS}
+
+
+def kept_cells(path: Path, settings: dict) -> set[tuple]:
+    """Cells already in ``path`` with these settings; lines of another recipe are dropped from the file."""
+    if not path.is_file():
+        return set()
+    rows = [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
+    kept = [r for r in rows if r.get("settings") == settings]
+    if len(kept) < len(rows):
+        print(f"{path}: dropping {len(rows) - len(kept)} cells of other settings", flush=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf8")
+    return {(r["set"], r["shots"], r["seed"], r["stage"]) for r in kept}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets-dir", default="../shared/datasets")
-    ap.add_argument("--datasets", default="sst5,emotion,ag_news")
-    ap.add_argument("--per-label", type=int, default=8)
+    ap.add_argument("--datasets", default="sst5,emotion,ag_news,goemotions")
+    ap.add_argument("--shots", default="8,32", help="examples per label, comma-separated")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--dev-per-label", type=int, default=8)
     ap.add_argument("--test-rows", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sft-epochs", type=int, default=4)
-    ap.add_argument("--ppo-steps", type=int, default=24)
+    ap.add_argument("--sft-steps", type=int, default=60)
+    ap.add_argument("--ppo-steps", type=int, default=40)
+    ap.add_argument("--samples", type=int, default=4, help="PPO samples per text (leave-one-out baseline)")
+    ap.add_argument("--eval-every", type=int, default=5)
+    ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--encoder-lr", type=float, default=2e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)
-    ap.add_argument("--ppo-head-lr", type=float, default=2e-5, help="Head LR for PPO (1e-3 wrecks the heads).")
+    ap.add_argument("--ppo-head-lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--output", type=Path, required=True, help="JSONL, one line per cell; resumed if present")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    base, processor = build_embedding_bi_encoder(max_length=128)
-    ppo_cfg = dict(
-        max_steps=args.ppo_steps, batch_size=8, inner_epochs=3, encoder_lr=args.encoder_lr,
-        head_lr=args.ppo_head_lr or args.head_lr, kl_beta=0.05, entropy_beta=0.01, seed=args.seed, log_every=10**9,
-    )  # fmt: skip
-    table, times = [], []
+    floor, processor = build_embedding_bi_encoder(max_length=128)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliclass", config={"model": FLOOR})
+    settings = recipe(args)
+    done = kept_cells(args.output, settings)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets.split(","):
-        labels, shots, test = load(Path(args.datasets_dir), name, args.per_label, args.test_rows, args.seed)
-        row, tim, accepted = {"set": name}, {"set": name}, 0.0
-        for stage in STAGES:
-            t = time.perf_counter()
-            model = base if stage == "zero-shot" else copy.deepcopy(base)  # every stage starts from zero-shot
-            accept_rate = train_stage(stage, model, processor, shots, labels, args, ppo_cfg)
-            row[stage] = model_macro_f1(model, processor, test, labels)
-            tim[stage] = time.perf_counter() - t
-            if accept_rate is not None:
-                accepted = accept_rate
-        row["accepted"] = accepted
-        table.append(row)
-        times.append(tim)
-        print(json.dumps(row), json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in tim.items()}))
-    cols = list(STAGES)
-    print(f"\nmacro-F1, {args.per_label} examples/label, {args.test_rows} test rows, seed {args.seed}\n")
-    print("| set | " + " | ".join(cols) + " | share of proposals accepted |")
-    print("|---" * (len(cols) + 2) + "|")
-    for row in table:
-        print(f"| {row['set']} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + f" | {row['accepted']:.2f} |")
-    mean = {c: sum(r[c] for r in table) / len(table) for c in cols}
-    print("| average | " + " | ".join(f"{mean[c]:.3f}" for c in cols) + " | |")
-    print("\nwall-clock seconds per stage (training + scoring)\n")
-    print("| set | " + " | ".join(cols) + " |")
-    print("|---" * (len(cols) + 1) + "|")
-    for tim in times:
-        print(f"| {tim['set']} | " + " | ".join(f"{tim[c]:.0f}" for c in cols) + " |")
+        for shots_per_label in (int(s) for s in args.shots.split(",")):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                labels, shots, test, dev = load(
+                    Path(args.datasets_dir), name, shots_per_label, args.test_rows, seed, args.dev_per_label
+                )
+                trained = {"zero-shot": floor}
+                for stage in args.stages.split(","):
+                    if (name, shots_per_label, seed, stage) in done:
+                        continue
+                    t = time.perf_counter()
+                    if stage == "in-context":
+                        f1 = in_context_macro_f1(nlp, test, labels, shots)
+                    else:
+                        model = model_for(stage, trained, processor, shots, dev, labels, args, seed)
+                        f1 = model_macro_f1(model, processor, test, labels)
+                    row = {"set": name, "shots": shots_per_label, "seed": seed, "stage": stage, "macro_f1": round(f1, 4),
+                           "seconds": round(time.perf_counter() - t, 1), "n_shots": len(shots), "n_test": len(test), "settings": settings}  # fmt: skip
+                    with args.output.open("a", encoding="utf8") as f:
+                        f.write(json.dumps(row) + "\n")
+                    print(json.dumps({k: v for k, v in row.items() if k != "settings"}), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
   release model (trained on every training split, so *not* zero-shot on these sets) beside the
   fold models; the same with the transductive label-prior correction; calibration at 0.5; speed;
 - ``f1_per_dataset.png``: the same numbers as grouped bars;
-- ``speed_vs_labels.png``: docs/s against the number of labels (drawn by the package's benchmark).
+- ``speed_vs_labels.png``: docs/s against the number of labels (drawn by the package's benchmark);
+- ``fewshot.png``: the few-shot study (``fewshot_ppo.py``) with error bars over seeds.
 
     python scripts/report.py results/ --floor results/eval_floor.json \
         --model "supervised=results/eval_supervised_a.json,results/eval_supervised_b.json" ...
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fewshot_table
 import typer
 
 from spacy_gliclass.bench.report import plot as plot_speed
@@ -159,6 +161,7 @@ def main(
     benchmark: Path | None = typer.Option(None, help="Benchmark JSON (docs/s vs labels)."),
     speed_before_after: Path | None = typer.Option(None, help="Benchmark JSON of the floor and the release model."),
     runtimes: Path | None = typer.Option(None, help="Benchmark --runtimes JSON (torch/ORT × fp32/int8)."),
+    fewshot: list[Path] = typer.Option([], help="JSON lines of scripts/fewshot_ppo.py (the few-shot study)."),
     title: str = typer.Option("spacy-gliclass: zero-shot results"),
 ) -> None:
     floor_scores = json.loads(floor.read_text(encoding="utf8"))
@@ -264,6 +267,23 @@ def main(
             f"same run; model: {runs['model']}.",
             "",
             runtimes_table(runs),
+        ]
+    if fewshot:
+        cells = fewshot_table.read_cells(fewshot)
+        fewshot_table.plot(cells, output / "fewshot.png")
+        parts += [
+            "",
+            "## Few-shot: in-context examples, supervised, PPO",
+            "",
+            "Every stage starts from the untrained floor; shots and a dev split of the same size per label come "
+            "from each set's train split, training stops early on the dev split and keeps its best weights (the "
+            "start's included); macro-F1 of the argmax on seeded test rows (goemotions: its single-label rows). "
+            "PPO from feedback sees only a simulated reviewer's accept/reject on the floor's proposals "
+            "(`scripts/fewshot_ppo.py`).",
+            "",
+            fewshot_table.markdown(cells),
+            "",
+            "![few-shot](fewshot.png)",
         ]
     (output / "REPORT.md").write_text("\n".join(parts) + "\n", encoding="utf8")
     typer.echo((output / "REPORT.md").read_text(encoding="utf8"))
