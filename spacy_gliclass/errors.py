@@ -200,6 +200,10 @@ class Errors:
         "The PPO config '{path}' does not exist. Pass the path of a .cfg file, e.g. "
         "spacy_gliclass/training/ppo_default.cfg."
     )
+    E076 = (
+        "training.value_head = true needs training.per_label_advantages = false: a value head predicts one "
+        "baseline per text, per-label advantages take each label's own. Set one of the two."
+    )
 
     # Speed: int8 and ONNX Runtime (E080–E089)
     E080 = 'quantize must be "" (fp32) or "int8"; got {value!r}.'

@@ -9,16 +9,13 @@ import pytest
 import torch
 
 from spacy_gliclass.errors import GLiClassError
-from spacy_gliclass.training.ppo import (
-    PPOTrainer,
+from spacy_gliclass.training.advantages import (
     batch_mean_advantage,
-    bernoulli_entropy,
-    bernoulli_log_prob,
-    clipped_surrogate,
-    kl_k3,
     leave_one_out_advantage,
     normalize_advantages,
+    per_label_advantage,
 )
+from spacy_gliclass.training.ppo import PPOTrainer, bernoulli_entropy, bernoulli_log_prob, clipped_surrogate, kl_k3
 from spacy_gliclass.training.ppo_config import DEFAULT_CONFIG_PATH, PPOConfig
 from spacy_gliclass.training.ppo_data import PPOExample, read_ppo_examples, row_to_example
 from spacy_gliclass.training.rewards import accuracy_reward, f1_reward, make_feedback_reward
@@ -182,7 +179,14 @@ def test_value_head_learns_the_reward(tiny_bi):
 
     model, processor = GLiClassModel.from_pretrained(tiny_bi)
     config = PPOConfig(
-        max_steps=15, batch_size=6, inner_epochs=1, value_head=True, value_lr=1e-2, kl_beta=0.0, samples_per_example=1
+        max_steps=15,
+        batch_size=6,
+        inner_epochs=1,
+        value_head=True,
+        value_lr=1e-2,
+        kl_beta=0.0,
+        samples_per_example=1,
+        per_label_advantages=False,
     )
     trainer = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config)
     history = trainer.train(toy_examples())
@@ -202,6 +206,46 @@ def test_surrogate_over_samples_is_the_mean_over_samples():
     adv, mask = torch.randn(3, 2), torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
     per_sample = [clipped_surrogate(new[k], old[k], adv[k], mask) for k in range(3)]
     close(clipped_surrogate(new, old, adv, mask), sum(per_sample) / 3)
+
+
+def test_per_label_advantage_by_hand():
+    """Gold {0}, sampled {0}: turning label 0 off would drop F1 from 1 to 0, turning label 1 on to 2/3."""
+    probs, actions, targets = torch.tensor([[0.5, 0.5]]), torch.tensor([[[1.0, 0.0]]]), torch.tensor([[1.0, 0.0]])
+    mask = torch.ones(1, 2)
+
+    def reward_of(a):
+        return f1_reward(probs.expand(a.shape[0], 2), a, targets.expand(a.shape[0], 2), mask.expand(a.shape[0], 2))
+
+    close(per_label_advantage(reward_of, probs, actions), [[[0.5 * 1.0, -0.5 * (2 / 3 - 1.0)]]])
+
+
+def test_per_label_advantage_is_an_unbiased_policy_gradient():
+    """Summed over every action vector with its probability, advantage × d log π / d logit equals the exact
+    gradient of the expected F1; a label that is never judged gets none."""
+    import itertools
+
+    logits = torch.tensor([[0.3, -1.0, 0.8]], requires_grad=True)
+    targets, mask = torch.tensor([[1.0, 0.0, -1.0]]), torch.ones(1, 3)
+    probs = torch.sigmoid(logits)
+    every = torch.tensor(list(itertools.product([0.0, 1.0], repeat=3))).unsqueeze(1)  # (8, 1, 3)
+    weight = bernoulli_log_prob(logits, every).sum(-1).exp()  # (8, 1)
+    rewards = f1_reward(probs.expand(8, 3), every[:, 0], targets.expand(8, 3), mask.expand(8, 3))
+    (exact,) = torch.autograd.grad((weight[:, 0] * rewards).sum(), logits)
+
+    def reward_of(a):
+        n = a.shape[0]
+        return f1_reward(probs.detach().expand(n, 3), a, targets.expand(n, 3), mask.expand(n, 3))
+
+    p = probs.detach()
+    advantage = per_label_advantage(reward_of, p, every)  # (8, 1, 3)
+    estimate = (weight.detach().unsqueeze(-1) * advantage * (every - p)).sum(0)
+    close(estimate, exact)
+    assert float(estimate[0, 2]) == 0.0
+
+
+def test_per_label_advantages_with_a_value_head_are_refused():
+    with pytest.raises(GLiClassError, match="per_label_advantages = false"):
+        PPOConfig(value_head=True, samples_per_example=1)
 
 
 def test_value_head_with_several_samples_is_refused():

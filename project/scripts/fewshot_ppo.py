@@ -8,7 +8,8 @@ test rows). Every stage starts from the untrained floor, so no set was seen befo
   zero-shot     the floor as it is
   in-context    the shots as ``examples`` of the pipe (the prototype rule), no training
   sft           softmax ranking loss over the set's labels
-  ppo           PPO with the F1 reward against the gold labels
+  ppo           PPO with the F1 reward against the gold labels (each label decision credited with its
+                own effect on the reward: ``--advantages per-label``, the default)
   sft+ppo       PPO (F1 reward) from the sft model
   ppo_feedback  PPO from yes/no judgements only: the floor proposes labels (score ≥ 0.5, at least its
                 top 2), a simulated reviewer accepts the gold one and rejects the others; unproposed
@@ -151,6 +152,7 @@ def ppo_config(args, seed: int) -> PPOConfig:
     return PPOConfig(
         max_steps=args.ppo_steps, batch_size=8, inner_epochs=2, encoder_lr=args.encoder_lr, head_lr=args.ppo_head_lr,
         kl_beta=0.05, entropy_beta=0.01, samples_per_example=args.samples, eval_every=args.eval_every,
+        per_label_advantages=args.advantages == "per-label",
         patience=args.patience, seed=seed, log_every=10**9,
     )  # fmt: skip
 
@@ -217,6 +219,12 @@ def main() -> None:
     ap.add_argument("--sft-steps", type=int, default=60)
     ap.add_argument("--ppo-steps", type=int, default=40)
     ap.add_argument("--samples", type=int, default=4, help="PPO samples per text (leave-one-out baseline)")
+    ap.add_argument(
+        "--advantages",
+        choices=("per-label", "per-text"),
+        default="per-label",
+        help="PPO credit: each label decision's own advantage, or one per sampled text (RLOO)",
+    )
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--encoder-lr", type=float, default=2e-5)

@@ -2,7 +2,8 @@
 
 The policy is the classifier: every (text, candidate label) slot is an independent Bernoulli
 action with ``p = sigmoid(logit)``. One batch is one episode: actions are sampled, a reward per
-example is computed (registered reward functions, see ``rewards.py``), and the policy is moved
+example is computed (registered reward functions, see ``rewards.py``), turned into advantages
+(per label decision by default, see ``advantages.py``), and the policy is moved
 with the clipped PPO objective, a k3 KL penalty to a frozen copy of the starting model and an
 optional entropy bonus. Rows are read by ``ppo_data``, the config by ``ppo_config``.
 
@@ -35,6 +36,7 @@ from ..errors import Errors, GLiClassError
 from ..memory import trim_heap
 from ..modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from ..validation import check_int
+from .advantages import batch_mean_advantage, leave_one_out_advantage, normalize_advantages, per_label_advantage
 from .ppo_config import PPOConfig, resolve_rewards
 from .ppo_data import PPOExample, read_ppo_examples
 from .rewards import UNJUDGED, RewardFn, combine_rewards
@@ -57,9 +59,9 @@ def clipped_surrogate(
 ) -> torch.Tensor:
     """PPO loss ``−min(r·A, clip(r, 1−ε, 1+ε)·A)``, ``r = exp(logp_new − logp_old)``, as a masked
     mean over slots; ``advantages`` (B,) — or (K, B) for K samples per example — is broadcast to every
-    label slot of its example."""
+    label slot of its example; advantages of the slots' own shape (per-label credit) apply slot by slot."""
     ratio = torch.exp(logp_new - logp_old)
-    adv = advantages.unsqueeze(-1).to(ratio.dtype)
+    adv = (advantages if advantages.shape == ratio.shape else advantages.unsqueeze(-1)).to(ratio.dtype)
     objective = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
     return -_masked_mean(objective, mask)
 
@@ -75,25 +77,6 @@ def bernoulli_entropy(probs: torch.Tensor, mask: torch.Tensor, eps: float = 1e-7
     """Mean binary entropy ``−p log p − (1−p) log(1−p)`` (nats) over the masked slots."""
     p = probs.clamp(eps, 1 - eps)
     return _masked_mean(-(p * torch.log(p) + (1 - p) * torch.log(1 - p)), mask)
-
-
-def batch_mean_advantage(rewards: torch.Tensor) -> torch.Tensor:
-    """Advantage with the batch-mean reward as baseline: ``R − mean(R)``."""
-    return rewards - rewards.mean()
-
-
-def leave_one_out_advantage(rewards: torch.Tensor) -> torch.Tensor:
-    """(K, B) rewards of K samples per example → each sample's reward minus the mean of the *same*
-    example's other K − 1 samples: an unbiased baseline per text (RLOO)."""
-    k = rewards.shape[0]
-    return rewards - (rewards.sum(0, keepdim=True) - rewards) / (k - 1)
-
-
-def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Scale to unit standard deviation (no-op for a single example or a constant batch)."""
-    if advantages.numel() < 2:
-        return advantages
-    return advantages / (advantages.std(unbiased=False) + eps)
 
 
 class ValueHead(nn.Module):
@@ -200,6 +183,8 @@ class PPOTrainer:
             self.value_optimizer.step()
             advantages = reward - value.detach()
             stats["value_loss"] = float(value_loss.detach())
+        elif cfg.per_label_advantages:
+            advantages = per_label_advantage(self._slot_rewards(probs, targets, mask, k), probs, actions)
         elif k > 1:
             advantages = leave_one_out_advantage(reward)
         else:
@@ -228,6 +213,18 @@ class PPOTrainer:
         self.model.eval()
         trim_heap()
         return stats
+
+    def _slot_rewards(
+        self, probs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, k: int
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The reward of (K·B·C, C) actions laid out as ``per_label_advantage`` flattens them."""
+        c = probs.shape[-1]
+
+        def spread(t: torch.Tensor) -> torch.Tensor:
+            return t.unsqueeze(0).unsqueeze(2).expand(k, -1, c, c).reshape(-1, c)
+
+        p, t, m = spread(probs), spread(targets), spread(mask)
+        return lambda actions: combine_rewards(self.rewards, self.reward_weights, p, actions, t, m)[0]
 
     def batches(self, examples: Sequence[PPOExample]) -> Iterable[list[PPOExample]]:
         """Endless seeded shuffled batches."""

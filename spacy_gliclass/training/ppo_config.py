@@ -29,6 +29,7 @@ class PPOConfig:
     value_head: bool = False
     value_lr: float = 1e-3
     samples_per_example: int = 4
+    per_label_advantages: bool = True
     normalize_advantages: bool = True
     shuffle_labels: bool = True
     eval_every: int = 10
@@ -39,6 +40,8 @@ class PPOConfig:
     def __post_init__(self) -> None:
         if self.value_head and self.samples_per_example > 1:
             raise GLiClassError(Errors.E066.format(k=self.samples_per_example))
+        if self.value_head and self.per_label_advantages:
+            raise GLiClassError(Errors.E076)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
