@@ -123,3 +123,12 @@ def test_fewshot_table_is_mean_and_std_over_seeds_and_averages_over_shared_seeds
     assert summary["average"]["ppo"] == pytest.approx((0.4, 0.0))
     text = table.markdown(cells)
     assert "| set | zero-shot | PPO (gold) |" in text and "| a | 0.500 ± 0.141 | 0.600 ± 0.141 |" in text
+
+
+def test_fewshot_recipe_line_names_the_settings_and_warns_on_mixed_recipes():
+    table = load_script("fewshot_table")
+    cell = {"set": "a", "shots": 8, "seed": 0, "stage": "ppo", "macro_f1": 0.5}
+    same = [{**cell, "settings": {"ppo_steps": 60, "advantages": "per-label"}}] * 2
+    assert table.recipe(same) == "Recipe: `advantages` per-label, `ppo_steps` 60."
+    mixed = [same[0], {**cell, "settings": {"ppo_steps": 40, "advantages": "per-label"}}]
+    assert "several recipes" in table.recipe(mixed)

@@ -21,6 +21,15 @@ def read_cells(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for p in paths for line in p.read_text(encoding="utf8").splitlines() if line.strip()]
 
 
+def recipe(cells: list[dict]) -> str:
+    """The settings the cells were run with (``fewshot_ppo.py`` stores them in every cell), as one line."""
+    settings = {json.dumps(c.get("settings", {}), sort_keys=True) for c in cells}
+    if len(settings) != 1:
+        return "Cells of several recipes: compare with care."
+    values = json.loads(settings.pop())
+    return "Recipe: " + ", ".join(f"`{k}` {v}" for k, v in sorted(values.items())) + "."
+
+
 def by_seed(cells: list[dict]) -> dict[tuple[int, str, str], dict[int, float]]:
     """{(shots, set, stage): {seed: macro-F1}}."""
     out: dict[tuple[int, str, str], dict[int, float]] = {}

@@ -281,6 +281,8 @@ def main(
             "PPO from feedback sees only a simulated reviewer's accept/reject on the floor's proposals "
             "(`scripts/fewshot_ppo.py`).",
             "",
+            fewshot_table.recipe(cells),
+            "",
             fewshot_table.markdown(cells),
             "",
             "![few-shot](fewshot.png)",
