@@ -344,6 +344,36 @@ def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
     assert [("dev_score" in s) for s in history] == [False, True, False, True]
 
 
+def test_cli_dev_score_of_the_top_label_alone(tmp_path):
+    """dev_top_label_only scores the dev file by the argmax: the share of texts whose top label is gold."""
+    from typer.testing import CliRunner
+
+    from spacy_gliclass.cli import app
+    from spacy_gliclass.modeling import GLiClassModel
+
+    from .conftest import build_tiny
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"text": t, "labels": [g], "all_labels": LABELS}) + "\n" for t, g in TOY))
+    start = build_tiny(tmp_path / "start", architecture_type="bi-encoder", scorer_type="simple", use_logit_bias=True)
+    model, processor = GLiClassModel.from_pretrained(start)
+    with torch.no_grad():  # every label far above 0.5: a threshold of 0.5 would turn all of them on (F1 0.5)
+        model.logit_bias.fill_(20.0)
+    logits = model.encode(processor([t for t, _ in TOY], LABELS)).logits
+    assert bool((logits > 0).all())
+    top = logits.argmax(-1).tolist()
+    argmax_accuracy = sum(LABELS[k] == g for k, (_, g) in zip(top, TOY, strict=True)) / len(TOY)
+    assert argmax_accuracy != 0.5
+    model.save_pretrained(start, processor)
+    out = tmp_path / "out"
+    args = ["ppo", str(DEFAULT_CONFIG_PATH), str(out), "--paths.checkpoint", str(start), "--paths.train", str(rows)]
+    args += ["--paths.dev", str(rows), "--training.max_steps", "1", "--training.eval_every", "5"]
+    args += ["--training.dev_top_label_only", "true", "--training.shuffle_labels", "false"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"dev score {argmax_accuracy:.4f} at step 0" in result.output
+
+
 def test_rewards_are_reachable_from_a_config_through_entry_points():
     """A config can name the rewards after a plain `import spacy` (spacy_misc entry points)."""
     import subprocess

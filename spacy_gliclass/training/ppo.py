@@ -336,9 +336,10 @@ def train_ppo(
         dev_examples = read_ppo_examples(
             data_cfg["dev"], check_int(data_cfg.get("max_dev_rows", 0), "data.max_dev_rows")
         )
+        threshold = math.inf if ppo_config.dev_top_label_only else 0.5
 
         def dev_score(_: GLiClassModel) -> float:
-            return trainer.greedy_reward(dev_examples, top_label=True)
+            return trainer.greedy_reward(dev_examples, threshold=threshold, top_label=True)
 
     start = time.perf_counter()
     if log:

@@ -33,6 +33,7 @@ class PPOConfig:
     normalize_advantages: bool = True
     shuffle_labels: bool = True
     eval_every: int = 10
+    dev_top_label_only: bool = False
     patience: int = 3
     seed: int = 0
     log_every: int = 10
