@@ -326,7 +326,8 @@ def test_cli_writes_checkpoint_and_pipeline(tiny_bi, tmp_path):
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
 
 
-def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
+def run_ppo_on_toy_rows(checkpoint, tmp_path, *options: str):
+    """The ppo CLI on the TOY rows (train and dev file alike); returns the typer result and the output dir."""
     from typer.testing import CliRunner
 
     from spacy_gliclass.cli import app
@@ -334,11 +335,23 @@ def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(json.dumps({"text": t, "labels": [g], "all_labels": LABELS}) + "\n" for t, g in TOY))
     out = tmp_path / "out"
-    args = ["ppo", str(DEFAULT_CONFIG_PATH), str(out), "--paths.checkpoint", str(tiny_bi), "--paths.train", str(rows)]
-    args += ["--paths.dev", str(rows), "--training.max_steps", "4", "--training.batch_size", "3"]
-    args += ["--training.eval_every", "2", "--training.patience", "0"]
-    result = CliRunner().invoke(app, args)
+    args = [
+        "ppo",
+        str(DEFAULT_CONFIG_PATH),
+        str(out),
+        "--paths.checkpoint",
+        str(checkpoint),
+        "--paths.train",
+        str(rows),
+    ]
+    result = CliRunner().invoke(app, [*args, "--paths.dev", str(rows), *options])
     assert result.exit_code == 0, result.output
+    return result, out
+
+
+def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
+    options = ["--training.max_steps", "4", "--training.batch_size", "3", "--training.eval_every", "2"]
+    result, out = run_ppo_on_toy_rows(tiny_bi, tmp_path, *options, "--training.patience", "0")
     assert "(step 0 = the start model): weights restored" in result.output
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [("dev_score" in s) for s in history] == [False, True, False, True]
@@ -346,15 +359,10 @@ def test_cli_stops_early_on_a_dev_file(tiny_bi, tmp_path):
 
 def test_cli_dev_score_of_the_top_label_alone(tmp_path):
     """dev_top_label_only scores the dev file by the argmax: the share of texts whose top label is gold."""
-    from typer.testing import CliRunner
-
-    from spacy_gliclass.cli import app
     from spacy_gliclass.modeling import GLiClassModel
 
     from .conftest import build_tiny
 
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text("".join(json.dumps({"text": t, "labels": [g], "all_labels": LABELS}) + "\n" for t, g in TOY))
     start = build_tiny(tmp_path / "start", architecture_type="bi-encoder", scorer_type="simple", use_logit_bias=True)
     model, processor = GLiClassModel.from_pretrained(start)
     with torch.no_grad():  # every label far above 0.5: a threshold of 0.5 would turn all of them on (F1 0.5)
@@ -365,12 +373,8 @@ def test_cli_dev_score_of_the_top_label_alone(tmp_path):
     argmax_accuracy = sum(LABELS[k] == g for k, (_, g) in zip(top, TOY, strict=True)) / len(TOY)
     assert argmax_accuracy != 0.5
     model.save_pretrained(start, processor)
-    out = tmp_path / "out"
-    args = ["ppo", str(DEFAULT_CONFIG_PATH), str(out), "--paths.checkpoint", str(start), "--paths.train", str(rows)]
-    args += ["--paths.dev", str(rows), "--training.max_steps", "1", "--training.eval_every", "5"]
-    args += ["--training.dev_top_label_only", "true", "--training.shuffle_labels", "false"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    options = ["--training.max_steps", "1", "--training.eval_every", "5", "--training.shuffle_labels", "false"]
+    result, _ = run_ppo_on_toy_rows(start, tmp_path, *options, "--training.dev_top_label_only", "true")
     assert f"dev score {argmax_accuracy:.4f} at step 0" in result.output
 
 
