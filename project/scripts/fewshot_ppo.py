@@ -218,7 +218,7 @@ def main() -> None:
     ap.add_argument("--test-rows", type=int, default=500)
     ap.add_argument("--sft-steps", type=int, default=60)
     ap.add_argument("--ppo-steps", type=int, default=40)
-    ap.add_argument("--samples", type=int, default=4, help="PPO samples per text (leave-one-out baseline)")
+    ap.add_argument("--samples", type=int, default=4, help="PPO samples of the label decisions per text")
     ap.add_argument(
         "--advantages",
         choices=("per-label", "per-text"),
