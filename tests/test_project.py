@@ -48,8 +48,8 @@ def test_folds_cover_the_paper_sets_and_never_train_on_what_they_report(project)
     evaluations = " ".join(scripts["evaluate"])
     assert f"heldout_a/model-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_a']} " in evaluations
     assert f"heldout_b/model-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_b']} " in evaluations
-    assert f"ppo_a/pipeline --datasets-dir {v['datasets_dir']} --datasets {v['fold_a']} " in evaluations
-    assert f"ppo_b/pipeline --datasets-dir {v['datasets_dir']} --datasets {v['fold_b']} " in evaluations
+    assert f"ppo_a/pipeline-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_a']} " in evaluations
+    assert f"ppo_b/pipeline-wise --datasets-dir {v['datasets_dir']} --datasets {v['fold_b']} " in evaluations
     # ... and every model starts from the untrained floor, never from the shipped release model.
     train_cfg = (PROJECT / "configs" / "train.cfg").read_text(encoding="utf8")
     assert 'model = "floor"' in train_cfg
@@ -102,6 +102,7 @@ def test_ci_workflow_runs_every_command_of_all():
 def load_script(name: str):
     spec = importlib.util.spec_from_file_location(name, PROJECT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the script runs
     spec.loader.exec_module(module)
     return module
 
@@ -132,3 +133,65 @@ def test_fewshot_recipe_line_names_the_settings_and_warns_on_mixed_recipes():
     assert table.recipe(same) == "Recipe: `advantages` per-label, `ppo_steps` 60."
     mixed = [same[0], {**cell, "settings": {"ppo_steps": 40, "advantages": "per-label"}}]
     assert "several recipes" in table.recipe(mixed)
+
+
+def write_dataset(root: Path, name: str, splits: dict[str, list[tuple[str, str]]]) -> None:
+    (root / name).mkdir(parents=True)
+    labels = sorted({label for rows in splits.values() for _, label in rows})
+    (root / name / "dataset_info.json").write_text(json.dumps({"name": name, "labels": labels}), encoding="utf8")
+    for split, rows in splits.items():
+        lines = [json.dumps({"text": text, "labels": [label]}) for text, label in rows]
+        (root / name / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf8")
+
+
+def test_fewshot_feedback_texts_come_at_the_train_distribution_and_never_from_the_test_rows(tmp_path):
+    study = load_script("fewshot_ppo")
+    train = [(f"common {i}", "common") for i in range(180)] + [(f"rare {i}", "rare") for i in range(20)]
+    write_dataset(tmp_path, "skewed", {"train": train, "test": [(f"test {i}", "common") for i in range(10)]})
+    labels, shots, test, dev = study.load(tmp_path, "skewed", 4, 10, seed=0, dev_per_label=4)
+    assert sorted(r["labels"][0] for r in shots) == ["common"] * 4 + ["rare"] * 4  # balanced: needs gold labels
+    judged, judged_dev = study.natural_draw(tmp_path, "skewed", 0, len(shots), len(dev))
+    assert (len(judged), len(judged_dev)) == (8, 8)
+    drawn = judged + judged_dev
+    assert sum(r["labels"] == ["rare"] for r in drawn) < 6  # ~10% rare as in the train split, not half
+    assert len({r["text"] for r in drawn}) == 16 and not {r["text"] for r in drawn} & {r["text"] for r in test}
+    assert study.natural_draw(tmp_path, "skewed", 0, 8, 8) == (judged, judged_dev)
+    # A set with a test split only: the draw comes from the half that load() does not test on.
+    write_dataset(tmp_path, "test_only", {"test": [(f"t {i}", "a" if i % 2 else "b") for i in range(40)]})
+    _, _, test, _ = study.load(tmp_path, "test_only", 2, 20, seed=3)
+    judged, judged_dev = study.natural_draw(tmp_path, "test_only", 3, 10, 10)
+    assert len(judged + judged_dev) == 20 and not {r["text"] for r in judged + judged_dev} & {r["text"] for r in test}
+
+
+def test_fewshot_resume_reruns_only_the_stages_a_changed_setting_touches(tmp_path):
+    study = load_script("fewshot_ppo")
+    old = {"test_rows": 500, "dev_per_label": 8, "sft_steps": 60, "ppo_steps": 60, "samples": 4,
+           "advantages": "per-label", "encoder_lr": 2e-5, "head_lr": 1e-3, "ppo_head_lr": 1e-4,
+           "eval_every": 5, "patience": 3}  # fmt: skip
+    stages = ("zero-shot", "in-context", "sft", "ppo", "sft+ppo", "ppo_feedback")
+    path = tmp_path / "cells.jsonl"
+    path.write_text(
+        "".join(json.dumps({"set": "a", "shots": 8, "seed": 0, "stage": s, "settings": old}) + "\n" for s in stages)
+    )
+    # A setting only the feedback stage reads (absent from the old cells): only its cell is rerun ...
+    new = {**old, "feedback_draw": "natural"}
+    kept = study.kept_cells(path, new)
+    assert {stage for *_, stage in kept} == set(stages) - {"ppo_feedback"}
+    assert all(json.loads(line)["settings"] == new for line in path.read_text().splitlines())
+    # ... and a PPO setting reruns every stage that runs PPO, keeping the rest.
+    kept = study.kept_cells(path, {**new, "ppo_steps": 30})
+    assert {stage for *_, stage in kept} == {"zero-shot", "in-context", "sft"}
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_fewshot_feedback_dev_gain_must_clear_the_sign_test_noise():
+    study = load_script("fewshot_ppo")
+    start = [True] * 10 + [False] * 30
+    assert study.paired_gain_bound(start, start, z=1.645) == 0.0  # the start model itself
+    one_more = start[:10] + [True] + start[11:]
+    assert study.paired_gain_bound(start, one_more, z=0.0) == pytest.approx(1 / 40)  # z = 0: the share's gain
+    assert study.paired_gain_bound(start, one_more, z=1.645) < 0  # one text: noise, the start stays best
+    swapped = [False] * 3 + start[3:10] + [True] * 5 + start[15:]  # 5 won, 3 lost: net +2 of 8 changes
+    assert study.paired_gain_bound(start, swapped, z=1.645) < 0
+    clear = start[:10] + [True] * 12 + start[22:]  # 12 won, none lost
+    assert study.paired_gain_bound(start, clear, z=1.645) == pytest.approx((12 - 1.645 * 12**0.5) / 40)

@@ -14,9 +14,15 @@ test rows). Every stage starts from the untrained floor, so no set was seen befo
   ppo_feedback  PPO from yes/no judgements only: the floor proposes labels (score ≥ 0.5, at least its
                 top 2), a simulated reviewer accepts the gold one and rejects the others; unproposed
                 labels stay unjudged. Its dev split is judged the same way, nothing else is known.
+                The judged texts are as many as the shots and the dev split, but drawn at the train
+                split's own label distribution (``--feedback-draw natural``): texts a person reviews
+                come as they come, and picking them per label would need the gold labels feedback
+                does not have. (``balanced`` judges the shots and dev split themselves.)
 
-Training stages stop early on their dev split (macro-F1 of the argmax; ppo_feedback: the share of dev
-texts whose top label the reviewer accepted) and keep the best weights, the start model's included.
+Training stages stop early on their dev split (macro-F1 of the argmax; ppo_feedback: the dev texts
+whose top label the reviewer accepted, and a model replaces the start only when its gain over the start
+clears ``--feedback-gain-z`` standard errors of a sign test) and keep the best weights, the start
+model's included.
 Score: macro-F1 of the argmax over the set's labels on seeded test rows (multi-label sets: over the
 rows with exactly one gold label). One JSON line per (set, shots, seed, stage) goes to ``--output``;
 cells already there with the same settings are skipped, so a stopped run resumes (cells of other
@@ -31,8 +37,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import spacy
@@ -49,18 +57,30 @@ from spacy_gliclass.training.rewards import UNJUDGED, f1_reward, make_feedback_r
 STAGES = ("zero-shot", "in-context", "sft", "ppo", "sft+ppo", "ppo_feedback")
 
 
+def train_and_test(root: Path, name: str, rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """The rows to draw from and the rows to test on (a set without a train split: a seeded half each)."""
+    if (root / name / "train.jsonl").is_file():
+        return read_split(root, name, "train"), read_split(root, name, "test")
+    rows = read_split(root, name, "test")
+    rng.shuffle(rows)
+    return rows[: len(rows) // 2], rows[len(rows) // 2 :]
+
+
+def natural_draw(root: Path, name: str, seed: int, n_judged: int, n_dev: int) -> tuple[list[dict], list[dict]]:
+    """(judged, dev): texts for a reviewer, sampled at the train split's own label distribution,
+    never from the test rows; a stream of their own, so the other stages' draws stay as they were."""
+    train, _ = train_and_test(root, name, random.Random(seed))
+    rows = random.Random(f"feedback-{seed}").sample(train, min(n_judged + n_dev, len(train)))
+    return rows[:n_judged], rows[n_judged:]
+
+
 def load(root: Path, name: str, per_label: int, n_test: int, seed: int, dev_per_label: int = 0):
     """(labels, shots, test rows, dev rows): ``per_label`` single-label shots per label, ``n_test`` test
     rows, then ``dev_per_label`` further rows per label, all from one seeded stream (the shots of a
     smaller ``per_label`` are a prefix of a larger one's)."""
     labels = dataset_labels(root, name)
     rng = random.Random(seed)
-    if (root / name / "train.jsonl").is_file():
-        train, test = read_split(root, name, "train"), read_split(root, name, "test")
-    else:  # only a test split: a seeded half for sampling the shots, the other half for testing
-        rows = read_split(root, name, "test")
-        rng.shuffle(rows)
-        train, test = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+    train, test = train_and_test(root, name, rng)
     rng.shuffle(train)
     shots, dev = [], []
     for label in labels:
@@ -142,10 +162,21 @@ def feedback_examples(model, processor, rows, labels) -> list[PPOExample]:
     return examples
 
 
-def accepted_top_share(model, processor, judged: list[PPOExample], labels: list[str]) -> float:
-    """Share of judged texts whose top label the reviewer accepted: the dev score feedback allows."""
+def accepted_tops(model, processor, judged: list[PPOExample], labels: list[str]) -> list[bool]:
+    """Per judged text: did the reviewer accept the model's top label? (All feedback can tell.)"""
     top = scores(model, processor, [eg.text for eg in judged], labels).argmax(-1).tolist()
-    return sum(eg.targets[k] == 1.0 for eg, k in zip(judged, top, strict=True)) / max(len(judged), 1)
+    return [eg.targets[k] == 1.0 for eg, k in zip(judged, top, strict=True)]
+
+
+def paired_gain_bound(start: list[bool], now: list[bool], z: float) -> float:
+    """Lower bound of the dev gain over the start model, as a sign test sees it: texts only the new
+    model gets accepted (b) minus texts only the start did (c), less ``z`` standard errors √(b + c),
+    per text. The start scores 0; with z = 0 the order is that of the accepted-top share itself.
+    Dev feedback is a few dozen texts judged on the start's proposals: a gain of one or two texts is
+    noise, and taking it was what let PPO from feedback fall below zero-shot."""
+    b = sum(n and not s for s, n in zip(start, now, strict=True))
+    c = sum(s and not n for s, n in zip(start, now, strict=True))
+    return (b - c - z * math.sqrt(b + c)) / max(len(now), 1)
 
 
 def ppo_config(args, seed: int) -> PPOConfig:
@@ -157,37 +188,73 @@ def ppo_config(args, seed: int) -> PPOConfig:
     )  # fmt: skip
 
 
-def run_stage(stage: str, start, processor, shots, dev, labels, args, seed: int):
+@dataclass
+class Draw:
+    """One (set, shots, seed) cell's rows: gold shots and dev split, test rows, and the texts a reviewer
+    judges for ``ppo_feedback`` (with their dev part)."""
+
+    labels: list[str]
+    shots: list[dict]
+    dev: list[dict]
+    test: list[dict]
+    reviewed: list[dict]
+    reviewed_dev: list[dict]
+
+
+def run_stage(stage: str, start, processor, draw: Draw, args, seed: int):
     """A trained copy of ``start`` (or ``start`` itself for the stages that do not train)."""
     model = copy.deepcopy(start)
+    labels, dev = draw.labels, draw.dev
     if stage == "sft":
-        sft(model, processor, shots, labels, dev, args, seed)
+        sft(model, processor, draw.shots, labels, dev, args, seed)
     elif stage in ("ppo", "sft+ppo"):
         trainer = PPOTrainer(model, processor, {"f1": f1_reward}, {}, ppo_config(args, seed))
-        trainer.train(gold_examples(shots, labels), dev_score=lambda m: model_macro_f1(m, processor, dev, labels))
+        trainer.train(gold_examples(draw.shots, labels), dev_score=lambda m: model_macro_f1(m, processor, dev, labels))
     elif stage == "ppo_feedback":
         judged, judged_dev = (
-            feedback_examples(start, processor, shots, labels),
-            feedback_examples(start, processor, dev, labels),
+            feedback_examples(start, processor, draw.reviewed, labels),
+            feedback_examples(start, processor, draw.reviewed_dev, labels),
         )
         trainer = PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, ppo_config(args, seed))
-        trainer.train(judged, dev_score=lambda m: accepted_top_share(m, processor, judged_dev, labels))
+        start_tops = accepted_tops(start, processor, judged_dev, labels)
+        trainer.train(
+            judged,
+            dev_score=lambda m: paired_gain_bound(
+                start_tops, accepted_tops(m, processor, judged_dev, labels), args.feedback_gain_z
+            ),
+        )
     return model
 
 
-def model_for(stage: str, trained: dict, processor, shots, dev, labels, args, seed: int):
+def model_for(stage: str, trained: dict, processor, draw: Draw, args, seed: int):
     """The model of ``stage``, trained once per (set, shots, seed); sft+ppo starts from sft's."""
     if stage not in trained:
-        start = (
-            model_for("sft", trained, processor, shots, dev, labels, args, seed)
-            if stage == "sft+ppo"
-            else trained["zero-shot"]
-        )
-        trained[stage] = run_stage(stage, start, processor, shots, dev, labels, args, seed)
+        start = model_for("sft", trained, processor, draw, args, seed) if stage == "sft+ppo" else trained["zero-shot"]
+        trained[stage] = run_stage(stage, start, processor, draw, args, seed)
     return trained[stage]
 
 
+def make_draw(root: Path, name: str, per_label: int, args: argparse.Namespace, seed: int) -> Draw:
+    labels, shots, test, dev = load(root, name, per_label, args.test_rows, seed, args.dev_per_label)
+    reviewed, reviewed_dev = (
+        natural_draw(root, name, seed, len(shots), len(dev)) if args.feedback_draw == "natural" else (shots, dev)
+    )
+    return Draw(labels, shots, dev, test, reviewed, reviewed_dev)
+
+
 RUN_KEYS = ("datasets_dir", "datasets", "shots", "seeds", "stages", "threads", "output")  # what, not how
+# The settings each stage's result depends on: changing one reruns only the cells of the stages it names.
+_SFT = ("test_rows", "dev_per_label", "sft_steps", "encoder_lr", "head_lr", "eval_every", "patience")
+_PPO = ("test_rows", "dev_per_label", "ppo_steps", "samples", "advantages", "encoder_lr", "ppo_head_lr",
+        "eval_every", "patience")  # fmt: skip
+STAGE_SETTINGS = {
+    "zero-shot": ("test_rows",),
+    "in-context": ("test_rows",),
+    "sft": _SFT,
+    "ppo": _PPO,
+    "sft+ppo": _SFT + _PPO,
+    "ppo_feedback": (*_PPO, "feedback_draw", "feedback_gain_z"),
+}
 
 
 def recipe(args: argparse.Namespace) -> dict:
@@ -196,13 +263,18 @@ def recipe(args: argparse.Namespace) -> dict:
 
 
 def kept_cells(path: Path, settings: dict) -> set[tuple]:
-    """Cells already in ``path`` with these settings; lines of another recipe are dropped from the file."""
+    """Cells already in ``path`` whose stage's settings (``STAGE_SETTINGS``) equal these; the others are
+    dropped from the file, and the kept ones relabelled with ``settings`` (nothing they depend on differs)."""
     if not path.is_file():
         return set()
     rows = [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
-    kept = [r for r in rows if r.get("settings") == settings]
-    if len(kept) < len(rows):
-        print(f"{path}: dropping {len(rows) - len(kept)} cells of other settings", flush=True)
+    kept = [
+        {**r, "settings": settings}
+        for r in rows
+        if all(r.get("settings", {}).get(k) == settings.get(k) for k in STAGE_SETTINGS.get(r["stage"], settings))
+    ]
+    if kept != rows:
+        print(f"{path}: {len(rows) - len(kept)} cells of other settings dropped, {len(kept)} kept", flush=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf8")
     return {(r["set"], r["shots"], r["seed"], r["stage"]) for r in kept}
 
@@ -230,6 +302,19 @@ def main() -> None:
     ap.add_argument("--encoder-lr", type=float, default=2e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)
     ap.add_argument("--ppo-head-lr", type=float, default=1e-4)
+    ap.add_argument(
+        "--feedback-draw",
+        choices=("natural", "balanced"),
+        default="natural",
+        help="ppo_feedback's judged texts: sampled as the train split comes, or the shots and dev split themselves",
+    )
+    ap.add_argument(
+        "--feedback-gain-z",
+        type=float,
+        default=1.645,
+        help="ppo_feedback keeps a model over the start only when its dev gain clears this many standard "
+        "errors (1.645: a one-sided 5%% sign test; 0: any gain in accepted top labels)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--output", type=Path, required=True, help="JSONL, one line per cell; resumed if present")
     args = ap.parse_args()
@@ -243,9 +328,8 @@ def main() -> None:
     for name in args.datasets.split(","):
         for shots_per_label in (int(s) for s in args.shots.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
-                labels, shots, test, dev = load(
-                    Path(args.datasets_dir), name, shots_per_label, args.test_rows, seed, args.dev_per_label
-                )
+                draw = make_draw(Path(args.datasets_dir), name, shots_per_label, args, seed)
+                labels, shots, test = draw.labels, draw.shots, draw.test
                 trained = {"zero-shot": floor}
                 for stage in args.stages.split(","):
                     if (name, shots_per_label, seed, stage) in done:
@@ -254,7 +338,7 @@ def main() -> None:
                     if stage == "in-context":
                         f1 = in_context_macro_f1(nlp, test, labels, shots)
                     else:
-                        model = model_for(stage, trained, processor, shots, dev, labels, args, seed)
+                        model = model_for(stage, trained, processor, draw, args, seed)
                         f1 = model_macro_f1(model, processor, test, labels)
                     row = {"set": name, "shots": shots_per_label, "seed": seed, "stage": stage, "macro_f1": round(f1, 4),
                            "seconds": round(time.perf_counter() - t, 1), "n_shots": len(shots), "n_test": len(test), "settings": settings}  # fmt: skip

@@ -45,7 +45,7 @@ EXPECTED = [
     "results/REPORT.md",
     "results/f1_per_dataset.png",
     "results/speed_vs_labels.png",
-    "training/ppo_b/pipeline/config.cfg",
+    "training/ppo_b/pipeline-wise/config.cfg",
     "training/release/release.safetensors",
     "results/eval_release.json",
     "results/calibration.json",
