@@ -278,8 +278,10 @@ def main(
             "Every stage starts from the untrained floor; shots and a dev split of the same size per label come "
             "from each set's train split, training stops early on the dev split and keeps its best weights (the "
             "start's included); macro-F1 of the argmax on seeded test rows (goemotions: its single-label rows). "
-            "PPO from feedback sees only a simulated reviewer's accept/reject on the floor's proposals "
-            "(`scripts/fewshot_ppo.py`).",
+            "PPO from feedback sees only a simulated reviewer's accept/reject on the floor's top proposals for "
+            "as many texts, drawn as the train split comes (`feedback_draw`), and replaces the start model only "
+            "when its gain in accepted top labels on the judged dev texts clears a one-sided sign test "
+            "(`feedback_gain_z` standard errors; `scripts/fewshot_ppo.py`).",
             "",
             fewshot_table.recipe(cells),
             "",
