@@ -390,3 +390,54 @@ def test_rewards_are_reachable_from_a_config_through_entry_points():
         "    assert callable(spacy.util.registry.misc.get(f'spacy-gliclass.{name}.v1')())\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_paired_gain_bound_is_the_sign_test_on_right_and_wrong_rows():
+    from spacy_gliclass.training.early_stopping import paired_gain_bound
+
+    start = torch.tensor([1.0] * 10 + [0.0] * 30)
+    assert paired_gain_bound(start, start, z=1.645) == 0.0  # the start model itself
+    one_more = start.clone()
+    one_more[10] = 1.0
+    assert paired_gain_bound(start, one_more, z=0.0) == pytest.approx(1 / 40)  # z = 0: the difference of means
+    assert paired_gain_bound(start, one_more, z=1.645) < 0  # one row: noise
+    swapped = start.clone()
+    swapped[:3], swapped[10:15] = 0.0, 1.0  # 5 won, 3 lost
+    assert paired_gain_bound(start, swapped, z=1.645) < 0 < paired_gain_bound(start, swapped, z=0.0)
+    clear = start.clone()
+    clear[10:22] = 1.0  # 12 won, none lost: (12 - z * sqrt(12)) / 40
+    assert paired_gain_bound(start, clear, z=1.645) == pytest.approx((12 - 1.645 * 12**0.5) / 40)
+    assert paired_gain_bound(torch.zeros(0), torch.zeros(0), z=1.645) == 0.0
+
+
+def test_early_stopping_with_dev_gain_z_keeps_the_start_over_a_noisy_gain(tiny_bi):
+    """Per-row dev scores: a one-row gain replaces the start with dev_gain_z = 0, not with 1.645; a clear
+    gain does either way. The reported dev scores stay the plain means."""
+    from spacy_gliclass.modeling import GLiClassModel
+
+    start_rows = torch.tensor([1.0] * 10 + [0.0] * 30)
+    noisy, clear = start_rows.clone(), start_rows.clone()
+    noisy[10] = 1.0
+    clear[10:22] = 1.0
+
+    def run(z: float, later: torch.Tensor) -> tuple[GLiClassModel, dict, list[dict]]:
+        config = PPOConfig(max_steps=4, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=0)
+        config.dev_gain_z = z
+        model, processor = GLiClassModel.from_pretrained(tiny_bi)
+        start = {k: v.clone() for k, v in model.state_dict().items()}
+        scores = iter([start_rows, later, start_rows])  # step 0, step 2, step 4
+        history = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config).train(
+            toy_examples(), dev_score=lambda _: next(scores)
+        )
+        return model, start, history
+
+    def is_start(model, start) -> bool:
+        return all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+
+    model, start, history = run(1.645, noisy)
+    assert is_start(model, start)
+    assert [s["dev_score"] for s in history if "dev_score" in s] == pytest.approx([11 / 40, 10 / 40])
+    model, start, _ = run(0.0, noisy)
+    assert not is_start(model, start)
+    model, start, _ = run(1.645, clear)
+    assert not is_start(model, start)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -162,21 +161,10 @@ def feedback_examples(model, processor, rows, labels) -> list[PPOExample]:
     return examples
 
 
-def accepted_tops(model, processor, judged: list[PPOExample], labels: list[str]) -> list[bool]:
-    """Per judged text: did the reviewer accept the model's top label? (All feedback can tell.)"""
+def accepted_tops(model, processor, judged: list[PPOExample], labels: list[str]) -> torch.Tensor:
+    """Per judged text, 1 if the reviewer accepted the model's top label (all feedback can tell), else 0."""
     top = scores(model, processor, [eg.text for eg in judged], labels).argmax(-1).tolist()
-    return [eg.targets[k] == 1.0 for eg, k in zip(judged, top, strict=True)]
-
-
-def paired_gain_bound(start: list[bool], now: list[bool], z: float) -> float:
-    """Lower bound of the dev gain over the start model, as a sign test sees it: texts only the new
-    model gets accepted (b) minus texts only the start did (c), less ``z`` standard errors √(b + c),
-    per text. The start scores 0; with z = 0 the order is that of the accepted-top share itself.
-    Dev feedback is a few dozen texts judged on the start's proposals: a gain of one or two texts is
-    noise, and taking it was what let PPO from feedback fall below zero-shot."""
-    b = sum(n and not s for s, n in zip(start, now, strict=True))
-    c = sum(s and not n for s, n in zip(start, now, strict=True))
-    return (b - c - z * math.sqrt(b + c)) / max(len(now), 1)
+    return torch.tensor([float(eg.targets[k] == 1.0) for eg, k in zip(judged, top, strict=True)])
 
 
 def ppo_config(args, seed: int) -> PPOConfig:
@@ -215,14 +203,10 @@ def run_stage(stage: str, start, processor, draw: Draw, args, seed: int):
             feedback_examples(start, processor, draw.reviewed, labels),
             feedback_examples(start, processor, draw.reviewed_dev, labels),
         )
-        trainer = PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, ppo_config(args, seed))
-        start_tops = accepted_tops(start, processor, judged_dev, labels)
-        trainer.train(
-            judged,
-            dev_score=lambda m: paired_gain_bound(
-                start_tops, accepted_tops(m, processor, judged_dev, labels), args.feedback_gain_z
-            ),
-        )
+        config = ppo_config(args, seed)
+        config.dev_gain_z = args.feedback_gain_z  # a clear gain on the judged dev texts, or the start stays
+        trainer = PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, config)
+        trainer.train(judged, dev_score=lambda m: accepted_tops(m, processor, judged_dev, labels))
     return model
 
 

@@ -37,6 +37,7 @@ from ..memory import trim_heap
 from ..modeling import GLiClassModel, GLiClassProcessor, checkpoint
 from ..validation import check_int
 from .advantages import batch_mean_advantage, leave_one_out_advantage, normalize_advantages, per_label_advantage
+from .early_stopping import BestOnDev, DevScore
 from .ppo_config import PPOConfig, resolve_rewards
 from .ppo_data import PPOExample, read_ppo_examples
 from .rewards import UNJUDGED, RewardFn, combine_rewards
@@ -238,14 +239,15 @@ class PPOTrainer:
         self,
         examples: Sequence[PPOExample],
         log: Callable[[str], None] | None = None,
-        dev_score: Callable[[GLiClassModel], float] | None = None,
+        dev_score: DevScore | None = None,
     ) -> list[dict[str, float]]:
-        """``max_steps`` PPO steps; with ``dev_score`` (higher is better), early stopping on it and the
-        best weights (the start model's included) restored at the end."""
+        """``max_steps`` PPO steps; with ``dev_score`` (higher is better: a number, or one per dev row for
+        ``dev_gain_z``), early stopping on it and the best weights (the start model's included) restored
+        at the end."""
         cfg = self.config
         history: list[dict[str, float]] = []
         stream = iter(self.batches(examples))
-        dev = _BestOnDev(self.model, dev_score) if dev_score is not None else None
+        dev = BestOnDev(self.model, dev_score, cfg.dev_gain_z) if dev_score is not None else None
         for step in range(1, cfg.max_steps + 1):
             stats = self.step(next(stream))
             history.append(stats)
@@ -265,11 +267,13 @@ class PPOTrainer:
         return history
 
     @torch.no_grad()
-    def greedy_reward(self, examples: Sequence[PPOExample], threshold: float = 0.5, top_label: bool = False) -> float:
-        """Mean reward of the deterministic policy (label on when p ≥ threshold; with ``top_label``,
-        the highest-scoring label always on, for data where every text has a label)."""
+    def greedy_rewards(
+        self, examples: Sequence[PPOExample], threshold: float = 0.5, top_label: bool = False
+    ) -> torch.Tensor:
+        """Reward of the deterministic policy per example (label on when p ≥ threshold; with
+        ``top_label``, the highest-scoring label always on, for data where every text has a label)."""
         self.model.eval()
-        total, n = 0.0, 0
+        rewards = []
         for start in range(0, len(examples), self.config.batch_size):
             chunk = examples[start : start + self.config.batch_size]
             batch, targets = self._batch(chunk, shuffle=False)
@@ -281,34 +285,13 @@ class PPOTrainer:
             if top_label:
                 top = out.logits.masked_fill(mask == 0, float("-inf")).argmax(-1, keepdim=True)
                 actions = actions.scatter(-1, top, 1.0)
-            reward, _ = combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)
-            total += float(reward.sum())
-            n += len(chunk)
-        return total / max(n, 1)
+            rewards.append(combine_rewards(self.rewards, self.reward_weights, probs, actions, targets, mask)[0].cpu())
+        return torch.cat(rewards) if rewards else torch.zeros(0)
 
-
-class _BestOnDev:
-    """Keeps the weights of the best dev score seen (the start model is step 0) for early stopping."""
-
-    def __init__(self, model: GLiClassModel, dev_score: Callable[[GLiClassModel], float]) -> None:
-        self.model, self.dev_score = model, dev_score
-        self.best, self.best_step, self.evaluations_without_gain = dev_score(model), 0, 0
-        self.state = self._copy()
-
-    def _copy(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def score(self, step: int) -> float:
-        value = self.dev_score(self.model)
-        if value > self.best:
-            self.best, self.best_step, self.evaluations_without_gain, self.state = value, step, 0, self._copy()
-        else:
-            self.evaluations_without_gain += 1
-        return value
-
-    def restore(self) -> None:
-        self.model.load_state_dict(self.state)
-        self.model.eval()
+    def greedy_reward(self, examples: Sequence[PPOExample], threshold: float = 0.5, top_label: bool = False) -> float:
+        """Mean of :meth:`greedy_rewards` (0 for no examples)."""
+        rewards = self.greedy_rewards(examples, threshold, top_label)
+        return float(rewards.double().mean()) if rewards.numel() else 0.0
 
 
 # -- config-driven entry point ----------------------------------------------------------------
@@ -338,8 +321,8 @@ def train_ppo(
         )
         threshold = math.inf if ppo_config.dev_top_label_only else 0.5
 
-        def dev_score(_: GLiClassModel) -> float:
-            return trainer.greedy_reward(dev_examples, threshold=threshold, top_label=True)
+        def dev_score(_: GLiClassModel) -> torch.Tensor:
+            return trainer.greedy_rewards(dev_examples, threshold=threshold, top_label=True)
 
     start = time.perf_counter()
     if log:

@@ -34,6 +34,7 @@ class PPOConfig:
     shuffle_labels: bool = True
     eval_every: int = 10
     dev_top_label_only: bool = False
+    dev_gain_z: float = 0.0
     patience: int = 3
     seed: int = 0
     log_every: int = 10
@@ -81,6 +82,7 @@ _MINIMUMS: dict[str, float] = {
     "head_lr": 0.0,
     "weight_decay": 0.0,
     "value_lr": 0.0,
+    "dev_gain_z": 0.0,
 }
 
 
