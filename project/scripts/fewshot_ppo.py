@@ -25,8 +25,9 @@ clears ``--feedback-gain-z`` standard errors of a sign test) and keep the best w
 model's included.
 Score: macro-F1 of the argmax over the set's labels on seeded test rows (multi-label sets: over the
 rows with exactly one gold label). One JSON line per (set, shots, seed, stage) goes to ``--output``;
-cells already there with the same settings are skipped, so a stopped run resumes (cells of other
-settings are dropped). ``report.py --fewshot`` draws the table.
+cells already there are skipped when the settings their stage reads are the same (``STAGE_SETTINGS``),
+so a stopped run resumes and a changed setting reruns only the stages that read it (the other cells of
+those stages are dropped). ``report.py --fewshot`` draws the table.
 
     python scripts/fewshot_ppo.py --datasets sst5,emotion,ag_news,goemotions --shots 8,32 \\
         --seeds 0,1,2 --output results/fewshot.jsonl
