@@ -441,3 +441,28 @@ def test_early_stopping_with_dev_gain_z_keeps_the_start_over_a_noisy_gain(tiny_b
     assert not is_start(model, start)
     model, start, _ = run(1.645, clear)
     assert not is_start(model, start)
+
+
+def test_early_stopping_patience_waits_while_small_dev_gains_build_up(tiny_bi):
+    """With dev_gain_z, gains too small to be sure of do not replace the start but do keep training
+    going: patience counts only evaluations that do not raise the plain dev score."""
+    from spacy_gliclass.modeling import GLiClassModel
+
+    config = PPOConfig(max_steps=8, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=2)
+    config.dev_gain_z = 1.645
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    kept: list[dict[str, torch.Tensor]] = []
+    start_rows = torch.tensor([1.0] * 10 + [0.0] * 30)
+
+    def one_more_row_each_time(m) -> torch.Tensor:  # step 0: the start; then 1, 2, 3, 3 more rows right
+        kept.append({k: v.clone() for k, v in m.state_dict().items()})
+        rows = start_rows.clone()
+        rows[10 : 10 + min(len(kept) - 1, 3)] = 1.0
+        return rows
+
+    history = PPOTrainer(model, processor, {"f1": f1_reward}, {}, config).train(
+        toy_examples(), dev_score=one_more_row_each_time
+    )
+    assert len(history) == 8  # one and two rows clear no sign test, yet training went on
+    # three rows with none lost clear it (3 − 1.645·√3 > 0): the weights of step 6 are kept
+    assert all(torch.equal(v, kept[3][k]) for k, v in model.state_dict().items())

@@ -36,14 +36,16 @@ class BestOnDev:
 
     ``dev_score`` returns a number (higher is better) or one score per dev row; with rows and
     ``gain_z > 0`` a model counts as better only when its :func:`paired_gain_bound` over the start beats
-    the best one's. The scores reported stay the plain means either way.
+    the best one's. Patience counts the evaluations whose plain mean is no higher than any before: a
+    gain too small to be sure of yet still says training is going somewhere. The scores reported stay
+    the plain means either way.
     """
 
     def __init__(self, model: GLiClassModel, dev_score: DevScore, gain_z: float = 0.0) -> None:
         self.model, self.dev_score, self.gain_z = model, dev_score, gain_z
         first = dev_score(model)
         self.start_rows = first if isinstance(first, torch.Tensor) else None
-        self.start_mean = self.best = _mean(first)
+        self.start_mean = self.best = self.highest = _mean(first)
         self.best_bound = 0.0
         self.best_step, self.evaluations_without_gain = 0, 0
         self.state = self._copy()
@@ -54,16 +56,16 @@ class BestOnDev:
     def score(self, step: int) -> float:
         """Score the model as it is at ``step``; keep its weights if it is the best so far."""
         value = self.dev_score(self.model)
+        mean = _mean(value)
         if self.start_rows is not None and isinstance(value, torch.Tensor):
             bound = paired_gain_bound(self.start_rows, value, self.gain_z)
         else:
-            bound = _mean(value) - self.start_mean
+            bound = mean - self.start_mean
         if bound > self.best_bound:
-            self.best, self.best_bound, self.best_step = _mean(value), bound, step
-            self.evaluations_without_gain, self.state = 0, self._copy()
-        else:
-            self.evaluations_without_gain += 1
-        return _mean(value)
+            self.best, self.best_bound, self.best_step, self.state = mean, bound, step, self._copy()
+        self.evaluations_without_gain = 0 if mean > self.highest else self.evaluations_without_gain + 1
+        self.highest = max(self.highest, mean)
+        return mean
 
     def restore(self) -> None:
         """Put the best weights back."""
