@@ -102,6 +102,7 @@ GOOD_ROW = {"text": "a text", "labels": ["x"], "all_labels": ["x", "y"]}
         (("--training.batch_size", "0"), "`training.batch_size` must be an integer ≥ 1; got 0"),
         (("--training.max_steps", "ten"), "`training.max_steps` must be an integer ≥ 1; got 'ten'"),
         (("--training.clip", "nan"), "`training.clip` must be a number ≥ 0"),
+        (("--training.dev_gain_z", "-1"), "`training.dev_gain_z` must be a number ≥ 0; got -1"),
     ],
 )
 def test_ppo_refuses_bad_training_settings(tmp_path, override, match):
