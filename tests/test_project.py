@@ -182,3 +182,15 @@ def test_fewshot_resume_reruns_only_the_stages_a_changed_setting_touches(tmp_pat
     kept = study.kept_cells(path, {**new, "ppo_steps": 30})
     assert {stage for *_, stage in kept} == {"zero-shot", "in-context", "sft"}
     assert len(path.read_text().splitlines()) == 3
+
+
+def test_run_parallel_runs_every_command_and_fails_when_one_fails(tmp_path):
+    script = PROJECT / "scripts" / "run_parallel.py"
+    write = 'python -c \'import os, sys; open(sys.argv[1], "w").write(os.environ["OMP_NUM_THREADS"])\''
+    ok, fails = f"{write} {tmp_path / 'a'}", "python -c 'import sys; print(\"boom\"); sys.exit(3)'"
+    done = subprocess.run(
+        [sys.executable, script, "--logs", tmp_path / "logs", ok, fails], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "boom" in done.stdout  # the failed command's log is shown
+    assert (tmp_path / "a").read_text() == "1"  # the other one ran, at one torch thread
+    assert (tmp_path / "logs" / "1.log").read_text().startswith(fails)
