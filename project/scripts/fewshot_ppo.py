@@ -168,11 +168,11 @@ def accepted_tops(model, processor, judged: list[PPOExample], labels: list[str])
     return torch.tensor([float(eg.targets[k] == 1.0) for eg, k in zip(judged, top, strict=True)])
 
 
-def ppo_config(args, seed: int) -> PPOConfig:
+def ppo_config(args, seed: int, dev_gain_z: float = 0.0) -> PPOConfig:
     return PPOConfig(
         max_steps=args.ppo_steps, batch_size=8, inner_epochs=2, encoder_lr=args.encoder_lr, head_lr=args.ppo_head_lr,
         kl_beta=0.05, entropy_beta=0.01, samples_per_example=args.samples, eval_every=args.eval_every,
-        per_label_advantages=args.advantages == "per-label",
+        per_label_advantages=args.advantages == "per-label", dev_gain_z=dev_gain_z,
         patience=args.patience, seed=seed, log_every=10**9,
     )  # fmt: skip
 
@@ -204,8 +204,7 @@ def run_stage(stage: str, start, processor, draw: Draw, args, seed: int):
             feedback_examples(start, processor, draw.reviewed, labels),
             feedback_examples(start, processor, draw.reviewed_dev, labels),
         )
-        config = ppo_config(args, seed)
-        config.dev_gain_z = args.feedback_gain_z  # a clear gain on the judged dev texts, or the start stays
+        config = ppo_config(args, seed, dev_gain_z=args.feedback_gain_z)  # a clear dev gain, or the start stays
         trainer = PPOTrainer(model, processor, {"feedback": make_feedback_reward()}, {}, config)
         trainer.train(judged, dev_score=lambda m: accepted_tops(m, processor, judged_dev, labels))
     return model
