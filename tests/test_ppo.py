@@ -421,8 +421,9 @@ def test_early_stopping_with_dev_gain_z_keeps_the_start_over_a_noisy_gain(tiny_b
     clear[10:22] = 1.0
 
     def run(z: float, later: torch.Tensor) -> tuple[GLiClassModel, dict, list[dict]]:
-        config = PPOConfig(max_steps=4, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=0)
-        config.dev_gain_z = z
+        config = PPOConfig(
+            max_steps=4, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=0, dev_gain_z=z
+        )
         model, processor = GLiClassModel.from_pretrained(tiny_bi)
         start = {k: v.clone() for k, v in model.state_dict().items()}
         scores = iter([start_rows, later, start_rows])  # step 0, step 2, step 4
@@ -448,8 +449,9 @@ def test_early_stopping_patience_waits_while_small_dev_gains_build_up(tiny_bi):
     going: patience counts only evaluations that do not raise the plain dev score."""
     from spacy_gliclass.modeling import GLiClassModel
 
-    config = PPOConfig(max_steps=8, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=2)
-    config.dev_gain_z = 1.645
+    config = PPOConfig(
+        max_steps=8, batch_size=6, encoder_lr=3e-3, head_lr=3e-3, eval_every=2, patience=2, dev_gain_z=1.645
+    )
     model, processor = GLiClassModel.from_pretrained(tiny_bi)
     kept: list[dict[str, torch.Tensor]] = []
     start_rows = torch.tensor([1.0] * 10 + [0.0] * 30)
