@@ -28,6 +28,7 @@ from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device, t
 from .errors import CheckpointError, Errors, GLiClassError
 from .memory import trim_heap
 from .modeling import EncodedBatch, GLiClassConfig, GLiClassModel, GLiClassOutput, GLiClassProcessor, checkpoint
+from .modeling.config import check_label_template
 from .modeling.delta import add_lora, has_lora
 from .modeling.safety import TOKENIZER_FILES, tokenizer_file
 from .settings import ModelSettings
@@ -101,15 +102,13 @@ def restore_tokenizer_files(folder: Path, files: Any) -> None:
         path.write_bytes(files[name])
 
 
-def set_label_template(model: GLiClassModel, template: str) -> None:
-    """Make a bi-encoder read each label through ``template`` (e.g. "This text is about {label}.")."""
+def set_label_template(model: GLiClassModel, template: str | list[str]) -> None:
+    """Make a bi-encoder read each label through ``template`` (e.g. "This text is about {label}."),
+    or through each of a list of templates (views whose logits are averaged)."""
     if not model.config.is_bi_encoder:
         raise GLiClassError(Errors.E115)
-    try:
-        template.format(label="x")
-    except (KeyError, IndexError, ValueError) as err:
-        raise GLiClassError(Errors.E116.format(template=template)) from err
-    model.config.label_template = template
+    check_label_template(template)
+    model.config.label_template = template if isinstance(template, str) else list(template)
     model.clear_label_cache()
 
 
@@ -125,6 +124,8 @@ class GLiClassShim(PyTorchShim):
         # `name` is not looked at here: a saved pipeline is rebuilt from its own bytes, even when the
         # checkpoint it was created from is gone. A missing checkpoint fails when it is first needed.
         resolve_device(settings.device)
+        if settings.label_template != "":  # "": the model's own
+            check_label_template(settings.label_template)
         self.cfg = asdict(settings)
         self.processor: GLiClassProcessor | None = None
         # The fp32 model: what is saved and trained. `_model` is it, or its int8 copy (quantize="int8").
@@ -144,7 +145,7 @@ class GLiClassShim(PyTorchShim):
     def ensure_loaded(self) -> GLiClassModel:
         if self._model is None:
             model, processor = checkpoint.load(self.cfg["name"], int(self.cfg["max_length"]))
-            if self.cfg.get("label_template"):
+            if self.cfg.get("label_template", "") != "":
                 set_label_template(model, self.cfg["label_template"])
             self._set(model, processor)
         return self._model

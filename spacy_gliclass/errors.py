@@ -327,6 +327,10 @@ class Errors:
         "applied to it. Edit that config, or pass a checkpoint folder instead (python -m spacy_gliclass export "
         "{path} OUT) to choose the settings."
     )
+    E123 = (
+        'label_template = {value!r}: write one template with a {{label}} place ("This text is about {{label}}.") '
+        "or a non-empty list of them (label views: the model scores the mean of their logits)."
+    )
 
     # Warnings
     W001 = (

@@ -36,7 +36,7 @@ class ModelSettings:
     runtime: str = "torch"  # "torch" | "onnx"
     head_lr_scale: float = 1.0
     lora_rank: int = 0
-    label_template: str = ""
+    label_template: str | list[str] = ""  # "": the model's own; a list: label views
 
 
 @dataclass

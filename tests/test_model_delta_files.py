@@ -19,9 +19,10 @@ def logits(model, processor):
         return model.encode(processor(TEXTS, LABELS)).logits
 
 
-def test_a_delta_file_rebuilds_the_model_it_was_saved_from(tmp_path):
+@pytest.mark.parametrize("template", ["This text is about {label}.", ["This text is about {label}.", "{label}"]])
+def test_a_delta_file_rebuilds_the_model_it_was_saved_from(tmp_path, template):
     model, processor = build_embedding_bi_encoder()
-    model.config.label_template = "This text is about {label}."
+    model.config.label_template = template
     torch.manual_seed(0)
     with torch.no_grad():  # a rank-2 encoder update (stored exactly at rank 4) and changed heads
         query = model.encoder_model.encoder.layer[0].attention.self.query.weight
@@ -36,7 +37,7 @@ def test_a_delta_file_rebuilds_the_model_it_was_saved_from(tmp_path):
     assert stats["tensors"] == 2 + sum(1 for k in model.state_dict() if not k.startswith("encoder_model."))
     assert path.stat().st_size < 2 * 2**20
     rebuilt, rebuilt_processor = build_from_delta(path)
-    assert rebuilt.config.label_template == "This text is about {label}."
+    assert rebuilt.config.label_template == template
     assert torch.allclose(logits(rebuilt, rebuilt_processor), expected, atol=2e-2)
     # ... and the pipe takes the file as its model.
     nlp = spacy.blank("en")

@@ -69,7 +69,8 @@ OWN_DEFAULTS: dict[str, Any] = {
     "use_biencoder_projector": True,
     # Add a learned scalar `logit_bias` to every logit (calibrated sigmoids for the floor model).
     "use_logit_bias": False,
-    # Bi-encoder: the string the label encoder reads, "{label}" = the label as is.
+    # Bi-encoder: the string the label encoder reads, "{label}" = the label as is; a list of
+    # templates reads each label once per template and scores the mean of those views' logits.
     "label_template": "{label}",
     # Lower-case every label before encoding (checkpoints trained with gliclass <= 0.1.12).
     "lowercase_labels": False,
@@ -81,6 +82,20 @@ SCORERS = ("simple", "mlp", "weighted-dot", "hopfield", "cross-attn")
 CLASS_TOKEN_POOLINGS = ("first", "average")
 # Backbones whose position ids start after the padding id (transformers' create_position_ids_from_input_ids).
 OFFSET_POSITION_TYPES = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod")
+
+
+def check_label_template(value: Any) -> None:
+    """A label template is a string with a ``{label}`` place, or a non-empty list of them (views)."""
+    templates = [value] if isinstance(value, str) else value
+    if not isinstance(templates, (list, tuple)) or not templates or not all(isinstance(t, str) for t in templates):
+        raise GLiClassError(Errors.E123.format(value=value))
+    for template in templates:
+        try:
+            uses_label = template.format(label="x") != template.format(label="")
+        except (KeyError, IndexError, ValueError) as err:
+            raise GLiClassError(Errors.E116.format(template=template)) from err
+        if not uses_label:  # every label would read the same
+            raise GLiClassError(Errors.E116.format(template=template))
 
 
 class GLiClassConfig:
@@ -150,6 +165,7 @@ class GLiClassConfig:
             raise GLiClassError(Errors.E021)
         if self.architecture_type == "bi-encoder" and not self.shared_label_encoder and not self.label_model_config:
             raise GLiClassError(Errors.E022)
+        check_label_template(self.label_template)
 
     @property
     def encoder_hidden_size(self) -> int:
@@ -164,6 +180,12 @@ class GLiClassConfig:
     @property
     def is_bi_encoder(self) -> bool:
         return self.architecture_type == "bi-encoder"
+
+    @property
+    def label_templates(self) -> list[str]:
+        """The bi-encoder's label views: one template, or several whose logits are averaged."""
+        template = self.label_template
+        return [template] if isinstance(template, str) else list(template)
 
     def position_limit(self) -> tuple[int, str] | None:
         """(most tokens the backbone(s) can read, the backbone's model_type); None if unbounded.

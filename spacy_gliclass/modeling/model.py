@@ -280,8 +280,13 @@ class GLiClassModel(nn.Module):
         return torch.stack([self._label_cache[key] for key in keys])
 
     def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(U, H) label vectors; in inference, each distinct label is encoded once and cached."""
-        return self._encode_cached("label", input_ids, attention_mask, self._encode_labels_uncached)
+        """(U, H) label vectors from (U * V, T) ids, V consecutive rows (views) per label; in
+        inference, each distinct row is encoded once and cached. A label's vector is the mean of its
+        views' vectors: with the dot-product scorer of the embedded models, its logit is the mean of
+        the views' logits."""
+        vectors = self._encode_cached("label", input_ids, attention_mask, self._encode_labels_uncached)
+        views = len(self.config.label_templates)
+        return vectors.view(-1, views, vectors.shape[-1]).mean(1) if views > 1 else vectors
 
     def _prototypes(
         self,

@@ -179,18 +179,20 @@ class GLiClassProcessor:
         ]
         return [list(ids) for ids in out]
 
-    def label_text(self, label: str) -> str:
+    def label_texts(self, label: str) -> list[str]:
+        """What the encoder reads for ``label``: one string per label view (a bi-encoder's
+        templates, in order); a uni-encoder reads the label itself."""
         label = label.lower() if self.config.lowercase_labels else label
         if self.config.is_bi_encoder:
-            return self.config.label_template.format(label=label)
-        return label
+            return [template.format(label=label) for template in self.config.label_templates]
+        return [label]
 
     def label_block(self, labels: Sequence[str]) -> list[int]:
         """``<<LABEL>>l1<<LABEL>>l2…<<SEP>>`` as ids (uni-encoder)."""
         ids: list[int] = []
         for label in labels:
             ids.append(self.config.class_token_index)
-            ids.extend(self._tokenize_cached(self.label_text(label)))
+            ids.extend(self._tokenize_cached(self.label_texts(label)[0]))
         ids.append(self.config.text_token_index)
         return ids
 
@@ -317,7 +319,8 @@ class GLiClassProcessor:
         example_weight: float,
     ) -> None:
         """Bi-encoder: ids of each distinct label (and example text) once, and where each row's
-        labels are. With examples, a slot is a (label, its examples in that row) prototype."""
+        labels are. With examples, a slot is a (label, its examples in that row) prototype. With
+        V label views, each distinct label has V consecutive rows, one per template."""
         unique: dict[str, int] = {}
         texts: dict[str, int] = {}
         prototypes: dict[tuple[str, tuple[int, ...]], int] = {}
@@ -332,7 +335,7 @@ class GLiClassProcessor:
                 row.append(prototypes.setdefault((label, shown), len(prototypes)))
             rows.append(row)
         batch.label_input_ids, batch.label_attention_mask = self.pad(
-            [self._single_ids(self.label_text(label)) for label in unique]
+            [self._single_ids(text) for label in unique for text in self.label_texts(label)]
         )
         index = torch.full((len(labels), max(len(s) for s in labels)), -1, dtype=torch.long)
         for i, row in enumerate(rows):
