@@ -9,11 +9,14 @@ from spacy_gliclass.modeling import GLiClassModel
 from spacy_gliclass.modeling.delta import (
     LORA_A,
     LORA_B,
+    ROW_SCALE,
     LoRALinear,
     add_lora,
     apply_delta,
     compute_delta,
+    dequantize,
     merged_state_dict,
+    quantize_rows,
 )
 
 
@@ -123,3 +126,28 @@ def test_a_pipe_with_lora_rank_trains_only_adapters_and_heads_and_saves_merged_w
     assert not any(isinstance(m, LoRALinear) for m in loaded.modules())  # plain, merged weights
     for (text, _), cats in zip(docs, expected, strict=True):
         assert again(text).cats == pytest.approx(cats, abs=1e-5)
+
+
+def test_int8_rows_keep_a_delta_to_within_a_rows_largest_value_over_254(tiny):
+    model, batch = tiny
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        query = model.encoder_model.encoder.layer[0].attention.self.query.weight
+        query.add_(0.05 * torch.randn(query.shape[0], 2) @ torch.randn(2, query.shape[1]))
+        model.text_projector.linear_2.weight.normal_(0, 0.01)
+        model.logit_scale.fill_(7.0)
+    expected = _logits(model, batch)
+    delta = compute_delta(merged_state_dict(model), start, rank=2, dtype=torch.float32, min_size=0)
+    packed = quantize_rows(delta, min_size=0)
+    matrices = [k for k, v in delta.items() if v.ndim == 2]
+    assert matrices and all(packed[k].dtype == torch.int8 and k + ROW_SCALE in packed for k in matrices)
+    assert packed["logit_scale"].dtype == torch.float32  # scalars and vectors stay as they were
+    unpacked = dequantize(packed)
+    assert set(unpacked) == set(delta)
+    for key in matrices:
+        bound = delta[key].abs().amax(dim=1, keepdim=True) / 254 + 1e-6
+        assert ((unpacked[key] - delta[key]).abs() <= bound * 1.01).all()
+    plain = GLiClassModel(model.config)
+    plain.load_state_dict(apply_delta(start, packed))
+    assert torch.allclose(_logits(plain, batch), expected, atol=1e-2)

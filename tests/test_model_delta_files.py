@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import spacy
 import torch
+from safetensors import safe_open
 
 from spacy_gliclass.errors import CheckpointError
 from spacy_gliclass.modeling.defaults import build_embedding_bi_encoder, build_from_delta, save_delta
+from spacy_gliclass.modeling.delta import ROW_SCALE, dequantize
 
 pytestmark = pytest.mark.integration
 LABELS = ["sports", "business", "science"]
@@ -45,6 +47,27 @@ def test_a_delta_file_rebuilds_the_model_it_was_saved_from(tmp_path, template):
     cats = nlp(TEXTS[0]).cats
     assert list(cats) == LABELS
     assert cats["sports"] == pytest.approx(float(torch.sigmoid(expected[0, 0])), abs=5e-3)
+
+
+def test_a_delta_file_of_the_first_format_still_loads(tmp_path):
+    """Format /1 stored every tensor as fp16 (no int8 rows): files written then keep working."""
+    from safetensors.torch import save_file
+
+    model, processor = build_embedding_bi_encoder()
+    with torch.no_grad():
+        model.logit_scale.fill_(9.0)
+        model.classes_projector.linear_2.weight.normal_(0, 0.01)
+    model.clear_label_cache()
+    path = tmp_path / "v1.safetensors"
+    save_delta(model, path, rank=4)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        delta = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+    assert any(key.endswith(ROW_SCALE) for key in delta)  # today's format packs the projector in int8
+    fp16 = {key: value.half() for key, value in dequantize(delta).items()}
+    save_file(fp16, str(path), metadata={**metadata, "format": "spacy-gliclass-delta/1"})
+    rebuilt, rebuilt_processor = build_from_delta(path)
+    assert torch.allclose(logits(rebuilt, rebuilt_processor), logits(model, processor), atol=2e-2)
 
 
 def test_a_missing_or_foreign_delta_file_is_a_clear_error(tmp_path):

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import CheckpointError, Errors, GLiClassError
 from .config import GLiClassConfig
-from .delta import apply_delta, compute_delta, merged_state_dict
+from .delta import apply_delta, compute_delta, merged_state_dict, quantize_rows
 from .model import GLiClassModel
 from .processor import EXAMPLE_MARKER, LABEL_MARKER, SEP_MARKER, GLiClassProcessor
 
@@ -38,7 +38,9 @@ FLOOR_LOGIT_BIAS = -2.29
 # Names of the embedded models in the `model` setting ("" is the release model).
 FLOOR = "floor"
 RELEASE_DELTA = Path(__file__).resolve().parent.parent / "data" / "release.safetensors"
-DELTA_FORMAT = "spacy-gliclass-delta/1"
+DELTA_FORMAT = "spacy-gliclass-delta/2"  # /2: matrices as int8 with row scales (quantize_rows)
+# Formats this version reads: /1 stored every tensor as fp16.
+READABLE_DELTA_FORMATS = ("spacy-gliclass-delta/1", DELTA_FORMAT)
 
 
 def embedded_encoder_path() -> Path:
@@ -139,8 +141,9 @@ def _encoder_fingerprint(model: GLiClassModel) -> str:
 
 def save_delta(model: GLiClassModel, path: str | Path, rank: int = 32) -> dict[str, int]:
     """Write ``model`` as a delta on top of the floor model (it must have been trained from it):
-    a safetensors file with the factors and tensors of ``compute_delta`` and, as metadata, the
-    model's config. Returns the number of tensors and of stored numbers."""
+    a safetensors file with the factors and tensors of ``compute_delta`` (matrices as int8 with
+    row scales) and, as metadata, the model's config. Returns the number of tensors and of stored
+    numbers (row scales not counted)."""
     from safetensors.torch import save_file
 
     start, _ = build_embedding_bi_encoder()
@@ -154,7 +157,7 @@ def save_delta(model: GLiClassModel, path: str | Path, rank: int = 32) -> dict[s
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(delta, str(path), metadata=metadata)
+    save_file(quantize_rows(delta), str(path), metadata=metadata)
     return {"tensors": len(delta), "numbers": sum(t.numel() for t in delta.values())}
 
 
@@ -171,7 +174,7 @@ def build_from_delta(path: str | Path, max_length: int = 512) -> tuple[GLiClassM
             delta = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open has no iterator
     except Exception as err:
         raise CheckpointError(Errors.E003.format(path=path, reason=err)) from err
-    if metadata.get("format") != DELTA_FORMAT:
+    if metadata.get("format") not in READABLE_DELTA_FORMATS:
         raise CheckpointError(Errors.E111.format(path=path, found=metadata.get("format"), expected=DELTA_FORMAT))
     start, processor = build_embedding_bi_encoder(max_length=max_length)
     if metadata.get("encoder_fingerprint") != _encoder_fingerprint(start):
