@@ -105,8 +105,9 @@ def create_gliclass_model_v1(
     or "" = the default). ``quantize``: "" (fp32) or "int8" (int8 linear layers on the CPU; lossy,
     inference-only). ``lora_rank`` > 0: training moves low-rank adapters of the encoder and the
     heads only. ``label_template``: what a bi-encoder reads for a label, e.g. "This text is about
-    {label}.", or a list of such views whose logits are averaged. ``runtime``: "torch", or "onnx" (ONNX Runtime on the CPU, from a folder that
-    ``export --onnx`` wrote; inference-only; needs the ``onnx`` extra)."""
+    {label}.", or a list of such views whose logits are averaged. ``runtime``: "torch", or "onnx"
+    (ONNX Runtime on the CPU, from a folder that ``export --onnx`` wrote; inference-only; needs the
+    ``onnx`` extra)."""
     settings = ModelSettings(**locals())  # first line: locals() holds exactly the block's settings
     from .architectures import create_gliclass_model
 
