@@ -331,6 +331,11 @@ class Errors:
         'label_template = {value!r}: write one template with a {{label}} place ("This text is about {{label}}.") '
         "or a non-empty list of them (label views: the model scores the mean of their logits)."
     )
+    E124 = (
+        "The batch has {rows} label rows, which is not a whole number of labels read through {views} "
+        "view(s). Build batches with the model's own processor (GLiClassModel.from_pretrained returns "
+        "the pair) or pass label_views = the number of rows per label."
+    )
 
     # Warnings
     W001 = (

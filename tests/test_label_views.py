@@ -3,6 +3,8 @@ views' logits, encodes each view once, trains through all of them and keeps them
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import spacy
 import torch
@@ -94,3 +96,25 @@ def test_a_uni_encoder_refuses_views(tiny_uni):
     nlp = make_nlp(tiny_uni, label_template=VIEWS)
     with pytest.raises(GLiClassError, match="bi-encoders"):
         nlp(TEXTS[0])
+
+
+def test_the_batch_says_how_many_views_it_holds(tiny_bi):
+    """A processor whose config has other templates than its model's still gets its views averaged
+    right: the model reads the view count from the batch, not from its own config."""
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    processor.config = copy.deepcopy(model.config)
+    processor.config.label_template = VIEWS
+    batch = processor(TEXTS, LABELS)
+    assert batch.label_views == len(VIEWS) and len(model.config.label_templates) == 1
+    with torch.inference_mode():
+        logits = model.encode(batch).logits
+    assert torch.allclose(logits, _logits(tiny_bi, VIEWS), atol=1e-5)
+
+
+def test_label_rows_that_are_not_whole_views_are_refused(tiny_bi):
+    model, processor = GLiClassModel.from_pretrained(tiny_bi)
+    batch = processor(TEXTS, LABELS)
+    batch.label_views = 2  # three labels, one row each: not a whole number of two-view labels
+    with pytest.raises(GLiClassError, match="3 label rows") as err, torch.inference_mode():
+        model.encode(batch)
+    assert "2 view(s)" in str(err.value)

@@ -121,15 +121,17 @@ class GLiClassModel(nn.Module):
         label_input_ids: torch.Tensor | None = None,
         label_attention_mask: torch.Tensor | None = None,
         label_index: torch.Tensor | None = None,
+        label_views: int | None = None,
         return_embeddings: bool = False,
         **prototype_inputs: Any,
     ) -> GLiClassOutput:
-        """``prototype_inputs``: the bi-encoder's few-shot inputs (``example_*``, ``prototype_*``,
-        see :class:`EncodedBatch`); a uni-encoder reads its examples from ``input_ids``."""
+        """``label_views``: rows of ``label_input_ids`` per label (the processor's template count;
+        None = this model's). ``prototype_inputs``: the bi-encoder's few-shot inputs (``example_*``,
+        ``prototype_*``, see :class:`EncodedBatch`); a uni-encoder reads its examples from ``input_ids``."""
         if self.config.is_bi_encoder:
             if label_input_ids is None or label_attention_mask is None or label_index is None:
                 raise GLiClassError(Errors.E023)
-            unique = self.encode_labels(label_input_ids, label_attention_mask)
+            unique = self.encode_labels(label_input_ids, label_attention_mask, label_views)
             if prototype_inputs:
                 unique = self._prototypes(unique, **prototype_inputs)
             out = self._forward_bi(input_ids, attention_mask, unique, label_index)
@@ -279,13 +281,17 @@ class GLiClassModel(nn.Module):
                 self._label_cache.popitem(last=False)
         return torch.stack([self._label_cache[key] for key in keys])
 
-    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(U, H) label vectors from (U * V, T) ids, V consecutive rows (views) per label; in
-        inference, each distinct row is encoded once and cached. A label's vector is the mean of its
-        views' vectors: with the dot-product scorer of the embedded models, its logit is the mean of
-        the views' logits."""
+    def encode_labels(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, views: int | None = None
+    ) -> torch.Tensor:
+        """(U, H) label vectors from (U * V, T) ids, V = ``views`` consecutive rows per label (None:
+        this model's template count); in inference, each distinct row is encoded once and cached. A
+        label's vector is the mean of its views' vectors: with the dot-product scorer of the embedded
+        models, its logit is the mean of the views' logits."""
+        views = len(self.config.label_templates) if views is None else int(views)
+        if views < 1 or input_ids.shape[0] % views:
+            raise GLiClassError(Errors.E124.format(rows=input_ids.shape[0], views=views))
         vectors = self._encode_cached("label", input_ids, attention_mask, self._encode_labels_uncached)
-        views = len(self.config.label_templates)
         return vectors.view(-1, views, vectors.shape[-1]).mean(1) if views > 1 else vectors
 
     def _prototypes(

@@ -83,6 +83,9 @@ class EncodedBatch:
     label_input_ids: torch.Tensor | None = None
     label_attention_mask: torch.Tensor | None = None
     label_index: torch.Tensor | None = None  # (B, C) index into the unique labels, -1 = no label
+    # Rows of label_input_ids per unique label (one per template): the model averages each label's
+    # views by this count, so a batch always says how it was laid out.
+    label_views: int | None = None
     # Bi-encoder with examples: label_index points at prototypes, each one of the unique labels
     # (prototype_label) mixed with the mean of its examples' texts (prototype_examples, 0/1).
     example_input_ids: torch.Tensor | None = None  # (E, T) each distinct example text once
@@ -337,6 +340,7 @@ class GLiClassProcessor:
         batch.label_input_ids, batch.label_attention_mask = self.pad(
             [self._single_ids(text) for label in unique for text in self.label_texts(label)]
         )
+        batch.label_views = len(self.config.label_templates)
         index = torch.full((len(labels), max(len(s) for s in labels)), -1, dtype=torch.long)
         for i, row in enumerate(rows):
             index[i, : len(row)] = torch.tensor(row, dtype=torch.long)
