@@ -98,7 +98,8 @@ class EncodedBatch:
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
         return EncodedBatch(**moved)
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
+    def model_inputs(self) -> dict[str, Any]:
+        """The forward's keyword arguments: the tensors, and the view count and example weight."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
