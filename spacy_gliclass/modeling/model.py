@@ -25,6 +25,7 @@ from ..errors import CheckpointError, Errors, GLiClassError
 from .config import GLiClassConfig
 from .delta import merged_state_dict
 from .layers import FeaturesProjector, LayerwiseAttention, LstmEncoder, build_scorer, pool
+from .length_groups import encode_by_length
 from .processor import EncodedBatch, GLiClassProcessor
 from .prototypes import mix_prototypes
 
@@ -269,12 +270,11 @@ class GLiClassModel(nn.Module):
     ) -> torch.Tensor:
         """``encode`` of each row; in inference, each distinct (kind, ids) is encoded once and cached."""
         if self.training or torch.is_grad_enabled():
-            return encode(input_ids, attention_mask)
+            return encode_by_length(encode, input_ids, attention_mask)
         keys = [(kind, tuple(row[m.bool()].tolist())) for row, m in zip(input_ids, attention_mask, strict=True)]
         missing = [i for i, key in enumerate(keys) if key not in self._label_cache]
         if missing:
-            width = int(attention_mask[missing].sum(-1).max().item())
-            fresh = encode(input_ids[missing, :width], attention_mask[missing, :width])
+            fresh = encode_by_length(encode, input_ids[missing], attention_mask[missing])
             for i, vec in zip(missing, fresh, strict=True):
                 self._label_cache[keys[i]] = vec
             while len(self._label_cache) > LABEL_CACHE_SIZE:
@@ -311,7 +311,7 @@ class GLiClassModel(nn.Module):
     def _forward_bi(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, unique: torch.Tensor, label_index: torch.Tensor
     ) -> GLiClassOutput:
-        text = self.encode_texts(input_ids, attention_mask)
+        text = encode_by_length(self.encode_texts, input_ids, attention_mask)
         label_mask = (label_index >= 0).long()
         labels = unique[label_index.clamp(min=0)] * label_mask.unsqueeze(-1).to(unique.dtype)
         logits = self.scorer(text, labels, label_mask=label_mask)
