@@ -4,7 +4,8 @@ On a CPU a padded position costs as much as a real token, and a training batch i
 16 texts of mixed lengths padded to the longest, and the short label rows (bare names and
 templates) padded together. Over 60 batches of the training mixture (16 texts, their candidates'
 two label views) that is 120k real tokens and 288k padded; in four length groups, 160k. Rows
-attend only to their own tokens, so grouping changes no output beyond float rounding.
+attend only to their own tokens, so grouping changes no output beyond float rounding (dropout, on
+in training, draws its masks per call: a grouped training run is another draw of the same recipe).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def length_groups(lengths: Sequence[int], overhead: int = CALL_OVERHEAD_TOKENS) 
     The best groups are runs of the rows sorted by length, cut where the length changes, so a
     dynamic programme over those cuts finds them exactly (a few dozen distinct lengths at most).
     """
+    if not lengths:
+        return []
+    if len(lengths) * max(lengths) - sum(lengths) <= overhead:
+        return [list(range(len(lengths)))]  # less padding than a call costs (sorted inference batches)
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     ordered = [lengths[i] for i in order]
     cuts = [0] + [i + 1 for i in range(len(ordered)) if i + 1 == len(ordered) or ordered[i + 1] != ordered[i]]
